@@ -1,0 +1,91 @@
+"""`aigc train`, `aigc sample`, `aigc eval`: parse arguments, call the library."""
+
+import json
+import os
+import sys
+
+from aigc_jax.errors import UserError
+
+
+def register(subparsers):
+  p = subparsers.add_parser(
+      "train", help="train a model from a config file",
+      description="Train a model. Extra --config.KEY=VALUE arguments override config keys.")
+  p.add_argument("--config", default=None,
+                 help="config file (configs/NAME.py[:VARIANT]) or shipped config name; default dcgan_digits")
+  p.add_argument("--workdir", default=None, help="output folder; default runs/<config name>")
+  p.set_defaults(func=_train, accepts_overrides=True)
+
+  p = subparsers.add_parser("sample", help="write a grid of samples from a trained run")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--num", type=int, default=64, help="number of samples")
+  p.add_argument("--out", required=True, help="output PNG file")
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--labels", default=None, help="comma-separated class labels (conditional runs)")
+  p.add_argument("--attributes", default=None, help="comma-separated attribute names (conditional runs)")
+  p.set_defaults(func=_sample)
+
+  p = subparsers.add_parser("eval", help="evaluate a trained run; prints one JSON object")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--num-samples", type=int, default=None, help="generated samples to score")
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--metrics", default=None,
+                 help="comma-separated extra metrics needing Inception weights: fid,is,kid")
+  p.add_argument("--ref", default=None, help="reference statistics npz (mu, sigma) for FID")
+  p.add_argument("--inception-weights", default=None,
+                 help="converted Inception weights (or set AIGC_INCEPTION_WEIGHTS)")
+  p.set_defaults(func=_eval)
+
+
+def _train(args):
+  from aigc_jax import configlib
+  from aigc_jax.train import loop
+  config = configlib.load_config(args.config)
+  configlib.apply_overrides(config, args.overrides)
+  name = os.path.splitext(os.path.basename((args.config or configlib.DEFAULT_CONFIG).partition(":")[0]))[0]
+  workdir = args.workdir or os.path.join("runs", name)
+  loop.train_and_evaluate(config, workdir, progress=True)
+  return 0
+
+
+def _restore(workdir):
+  from aigc_jax import configlib
+  from aigc_jax.train import checkpoint, loop, sharding
+  from aigc_jax.train.task import get_task
+  config = configlib.config_from_workdir(workdir)
+  ckpt = checkpoint.open_for_reading(workdir)
+  task = get_task(config.task)
+  mesh = sharding.make_mesh()
+  state = ckpt.restore(loop.init_state(task, config, mesh))
+  ckpt.close()
+  return config, task, state
+
+
+def _split_list(text):
+  return [s.strip() for s in text.split(",") if s.strip()] if text else None
+
+
+def _sample(args):
+  import jax
+  from aigc_jax import images
+  if args.num < 1:
+    raise UserError("--num must be at least 1")
+  config, task, state = _restore(args.workdir)
+  samples = task.generate(config, state, jax.random.key(args.seed), args.num,
+                          labels=_split_list(args.labels), attributes=_split_list(args.attributes))
+  try:
+    images.save_grid(samples, args.out)
+  except OSError as e:
+    raise UserError(f"cannot write {args.out!r}: {e.strerror or e}") from e
+  print(f"wrote {args.num} samples to {args.out}")
+  return 0
+
+
+def _eval(args):
+  config, task, state = _restore(args.workdir)
+  options = {"num_samples": args.num_samples, "seed": args.seed, "metrics": _split_list(args.metrics),
+             "ref": args.ref, "inception_weights": args.inception_weights}
+  result = task.evaluate(config, state, options)
+  json.dump(result, sys.stdout, sort_keys=True)
+  sys.stdout.write("\n")
+  return 0

@@ -1,0 +1,208 @@
+"""tfds data sources read through grain: shuffled, sharded, resized, batched.
+
+A dataset is named in the config (`config.data.name`). Names in `EMBEDDED` are builders
+of this package whose data ship inside a dependency; they are prepared on first use,
+offline. Any other name is a tensorflow-datasets catalog name, which must already be
+prepared in `config.data.data_dir` (or tfds' default) unless `config.data.download` is
+true; reading a prepared dataset needs no TensorFlow.
+
+The training stream is a random-access `grain.MapDataset`: batch `i` is a pure function
+of (seed, i), so a run resumed at step k reads exactly the batches an uninterrupted run
+would have read, with no iterator state to save.
+"""
+
+import dataclasses
+import os
+import threading
+import queue
+
+import grain
+import jax
+import numpy as np
+from PIL import Image
+
+from aigc_jax.data import digits
+from aigc_jax.errors import UserError
+
+# Datasets whose data ship inside a dependency: name -> tfds builder class.
+EMBEDDED = {"digits": digits.Digits}
+
+
+def to_model_range(images_uint8):
+  """uint8 [0, 255] -> float32 [-1, 1] (works on numpy and jax arrays)."""
+  return images_uint8.astype(np.float32) / 127.5 - 1.0
+
+
+def to_uint8(images):
+  """float [-1, 1] -> uint8 [0, 255], rounding and clipping, as a numpy array."""
+  images = np.asarray(images, dtype=np.float32)
+  return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def get_builder(name: str, data_dir: str | None = None, download: bool = False):
+  """Returns a prepared tfds builder for `name` (embedded or catalog)."""
+  import tensorflow_datasets as tfds
+  if name in EMBEDDED:
+    builder = EMBEDDED[name](data_dir=data_dir, file_format="array_record")
+    if not _is_prepared(builder):
+      tfds.disable_progress_bar()  # Preparing takes seconds; its bars would only clutter.
+      builder.download_and_prepare()
+    return builder
+  try:
+    builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
+  except Exception as e:  # tfds raises several types for unknown names.
+    raise UserError(f"unknown dataset {name!r}: not an embedded dataset ({', '.join(EMBEDDED)}) "
+                    f"nor a tensorflow-datasets name ({str(e).splitlines()[0]})") from e
+  if not _is_prepared(builder):
+    if not download:
+      raise UserError(
+          f"dataset {name!r} is not prepared in {builder.data_dir}; prepare it once with "
+          f"--config.data.download=True (needs network) or point --config.data.data_dir at it")
+    builder.download_and_prepare()
+  return builder
+
+
+def _is_prepared(builder) -> bool:
+  return os.path.exists(os.path.join(builder.data_dir, "dataset_info.json"))
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+  """What models need to know about a dataset: label names and sizes."""
+  name: str
+  label_names: tuple[str, ...]
+  image_shape: tuple[int, int, int]
+  split_sizes: dict
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.label_names)
+
+
+def dataset_info(data_config) -> DatasetInfo:
+  builder = get_builder(data_config.name, data_config.get("data_dir"), data_config.get("download", False))
+  features = builder.info.features
+  label = features[data_config.get("label_key", "label")] if data_config.get("label_key", "label") in features else None
+  names = tuple(label.names) if label is not None and hasattr(label, "names") else ()
+  return DatasetInfo(
+      name=data_config.name, label_names=names,
+      image_shape=tuple(features[data_config.get("image_key", "image")].shape),
+      split_sizes={k: v.num_examples for k, v in builder.info.splits.items()})
+
+
+def resize_uint8(image: np.ndarray, resolution: int) -> np.ndarray:
+  """uint8 HWC -> uint8 [resolution, resolution, C], bilinear (antialiased when shrinking)."""
+  h, w, c = image.shape
+  if (h, w) == (resolution, resolution):
+    return image
+  pil = Image.fromarray(image[..., 0] if c == 1 else image)
+  out = np.asarray(pil.resize((resolution, resolution), Image.BILINEAR))
+  return out.reshape(resolution, resolution, c)
+
+
+def _preprocess(data_config):
+  image_key = data_config.get("image_key", "image")
+  label_key = data_config.get("label_key", "label")
+  resolution = data_config.resolution
+  channels = data_config.get("channels", None)
+
+  def fn(record):
+    image = np.asarray(record[image_key], dtype=np.uint8)
+    if image.ndim == 2:
+      image = image[..., None]
+    if channels == 3 and image.shape[-1] == 1:
+      image = np.repeat(image, 3, axis=-1)
+    elif channels == 1 and image.shape[-1] == 3:
+      image = np.asarray(Image.fromarray(image).convert("L"))[..., None]
+    out = {"image": to_model_range(resize_uint8(image, resolution))}
+    if label_key in record:
+      out["label"] = np.asarray(record[label_key]).astype(np.int32)
+    return out
+  return fn
+
+
+def make_dataset(data_config, split: str, *, batch_size: int, train: bool, seed: int = 0):
+  """Returns a `grain.MapDataset` of batches for this process.
+
+  Args:
+    data_config: the `config.data` ConfigDict (name, resolution, channels, data_dir...).
+    split: a tfds split name, e.g. "train" or "test".
+    batch_size: the global batch size; each process reads `batch_size // process_count`.
+    train: if true, the stream is shuffled with `seed` (differently each epoch), repeats
+      forever and drops the last partial batch; otherwise it is one ordered pass with the
+      last batch kept.
+    seed: the shuffle seed.
+
+  Each element is {"image": float32 [b, R, R, C] in [-1, 1], "label": int32 [b]}.
+  """
+  builder = get_builder(data_config.name, data_config.get("data_dir"), data_config.get("download", False))
+  if split not in builder.info.splits:
+    raise UserError(f"dataset {data_config.name!r} has no split {split!r}; "
+                    f"it has {', '.join(builder.info.splits)}")
+  pcount, pindex = jax.process_count(), jax.process_index()
+  if batch_size % pcount:
+    raise UserError(f"batch_size {batch_size} is not divisible by the {pcount} processes")
+  ds = grain.MapDataset.source(builder.as_data_source(split=split))
+  ds = ds[pindex::pcount]  # Each process reads its own disjoint shard.
+  if train:
+    ds = ds.shuffle(seed=seed).repeat()
+  ds = ds.map(_preprocess(data_config))
+  return ds.batch(batch_size // pcount, drop_remainder=train)
+
+
+def train_batches(data_config, *, batch_size: int, seed: int, start_step: int = 0, prefetch: int = 2):
+  """Yields the training batches for steps `start_step, start_step + 1, ...`.
+
+  Batches are read ahead on a background thread so that host-side decoding and resizing
+  overlap with the device step.
+  """
+  ds = make_dataset(data_config, "train", batch_size=batch_size, train=True, seed=seed)
+  return _prefetch((ds[i] for i in _count(start_step)), prefetch)
+
+
+def _count(start):
+  while True:
+    yield start
+    start += 1
+
+
+def _prefetch(iterator, size):
+  q = queue.Queue(maxsize=size)
+  stop = threading.Event()
+
+  def worker():
+    try:
+      for item in iterator:
+        while not stop.is_set():
+          try:
+            q.put(item, timeout=0.1)
+            break
+          except queue.Full:
+            continue
+        if stop.is_set():
+          return
+    except BaseException as e:  # Re-raised in the consumer.
+      q.put(e)
+
+  threading.Thread(target=worker, daemon=True).start()
+  try:
+    while True:
+      item = q.get()
+      if isinstance(item, BaseException):
+        raise item
+      yield item
+  finally:
+    stop.set()
+
+
+def load_images(name: str, split: str, data_config=None):
+  """All images of a split as uint8 [N, H, W, C] at their stored size (for metrics)."""
+  from ml_collections import ConfigDict
+  cfg = ConfigDict(dict(data_config or {}))
+  cfg.name = name
+  builder = get_builder(name, cfg.get("data_dir"), cfg.get("download", False))
+  if split not in builder.info.splits:
+    raise UserError(f"dataset {name!r} has no split {split!r}; it has {', '.join(builder.info.splits)}")
+  source = builder.as_data_source(split=split)
+  key = cfg.get("image_key", "image")
+  return np.stack([np.asarray(source[i][key], dtype=np.uint8) for i in range(len(source))])

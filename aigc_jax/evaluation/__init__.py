@@ -1,0 +1,1 @@
+"""Task-level evaluators: the shipped digits classifier and what `aigc eval` reports."""

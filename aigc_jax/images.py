@@ -1,0 +1,49 @@
+"""Image grids and image files at the library's edges (uint8 NHWC)."""
+
+import math
+import os
+
+import numpy as np
+from PIL import Image
+
+
+def make_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2, pad_value: int = 0) -> np.ndarray:
+  """uint8 [N, H, W, C] -> one uint8 [rows*(H+p)+p, cols*(W+p)+p, C] image, row-major."""
+  images = np.asarray(images)
+  if images.dtype != np.uint8:
+    raise ValueError(f"make_grid expects uint8 images, got {images.dtype}")
+  n, h, w, c = images.shape
+  ncols = ncols or int(math.ceil(math.sqrt(n)))
+  nrows = int(math.ceil(n / ncols))
+  grid = np.full((nrows * (h + padding) + padding, ncols * (w + padding) + padding, c), pad_value, np.uint8)
+  for i in range(n):
+    r, col = divmod(i, ncols)
+    y, x = padding + r * (h + padding), padding + col * (w + padding)
+    grid[y:y + h, x:x + w] = images[i]
+  return grid
+
+
+def save_image(image: np.ndarray, path: str, upscale: int = 1):
+  """Writes a uint8 HWC image (C = 1 or 3) to `path`, atomically (temp file + rename)."""
+  image = np.asarray(image)
+  if upscale > 1:
+    image = image.repeat(upscale, axis=0).repeat(upscale, axis=1)
+  pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = f"{path}.tmp{os.getpid()}"
+  pil.save(tmp, format=_format(path))
+  os.replace(tmp, path)
+
+
+def _format(path: str) -> str:
+  ext = os.path.splitext(path)[1].lower()
+  return {".jpg": "JPEG", ".jpeg": "JPEG"}.get(ext, "PNG")
+
+
+def save_grid(images: np.ndarray, path: str, ncols: int | None = None, upscale: int | None = None):
+  """Saves a grid of uint8 images; small images are upscaled (nearest) so they are visible."""
+  if upscale is None:
+    upscale = max(1, 64 // images.shape[1])
+  grid = make_grid(images, ncols)
+  save_image(grid, path, upscale=upscale)
+  return grid

@@ -1,0 +1,1 @@
+"""Training: the task registry, pure train steps, the generic loop, checkpoints, logs."""

@@ -1,0 +1,41 @@
+"""Data parallelism through `jax.sharding`: one code path from 1 CPU to many hosts.
+
+The mesh has one axis, 'data', over all devices of all processes. Train states are
+replicated; batches are split along their first axis. jit then inserts the collectives
+(for example, BatchNorm statistics over the global batch), so a step on 8 devices
+computes what the same step computes on 1.
+"""
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+
+def make_mesh(devices=None) -> Mesh:
+  devices = jax.devices() if devices is None else devices
+  return Mesh(np.asarray(devices), ("data",))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def data_sharded(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P("data"))
+
+
+def check_batch_size(batch_size: int, mesh: Mesh):
+  from aigc_jax.errors import UserError
+  if batch_size % mesh.size:
+    raise UserError(f"batch_size {batch_size} must be a multiple of the number of devices ({mesh.size})")
+
+
+def shard_batch(batch, mesh: Mesh):
+  """This process's part of a global batch (a pytree of numpy arrays) -> global jax Arrays."""
+  sharding = data_sharded(mesh)
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
+
+
+def replicate(tree, mesh: Mesh):
+  """Places a pytree (for example, a freshly initialised state) replicated on the mesh."""
+  return jax.device_put(tree, replicated(mesh))
