@@ -121,7 +121,8 @@ def _preprocess(data_config):
   return fn
 
 
-def make_dataset(data_config, split: str, *, batch_size: int, train: bool, seed: int = 0):
+def make_dataset(data_config, split: str, *, batch_size: int, train: bool, seed: int = 0,
+                 process_index: int | None = None, process_count: int | None = None):
   """Returns a `grain.MapDataset` of batches for this process.
 
   Args:
@@ -132,6 +133,8 @@ def make_dataset(data_config, split: str, *, batch_size: int, train: bool, seed:
       forever and drops the last partial batch; otherwise it is one ordered pass with the
       last batch kept.
     seed: the shuffle seed.
+    process_index, process_count: this process's shard; default `jax.process_index()` and
+      `jax.process_count()`.
 
   Each element is {"image": float32 [b, R, R, C] in [-1, 1], "label": int32 [b]}.
   """
@@ -139,7 +142,8 @@ def make_dataset(data_config, split: str, *, batch_size: int, train: bool, seed:
   if split not in builder.info.splits:
     raise UserError(f"dataset {data_config.name!r} has no split {split!r}; "
                     f"it has {', '.join(builder.info.splits)}")
-  pcount, pindex = jax.process_count(), jax.process_index()
+  pcount = jax.process_count() if process_count is None else process_count
+  pindex = jax.process_index() if process_index is None else process_index
   if batch_size % pcount:
     raise UserError(f"batch_size {batch_size} is not divisible by the {pcount} processes")
   ds = grain.MapDataset.source(builder.as_data_source(split=split))

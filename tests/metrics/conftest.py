@@ -1,0 +1,100 @@
+"""Shared fixtures: input-dependent random Inception weights, in JAX and in PyTorch.
+
+Random weights with unit BatchNorm statistics make features that barely depend on the
+input (spread across images ~3e-8 after ~95 layers), so a comparison of such features
+proves nothing. Both fixtures therefore calibrate the BN running statistics on random
+images first, as training would, which keeps the signal alive through the network.
+"""
+
+import numpy as np
+import pytest
+
+from aigc_jax.metrics import bench, inception
+
+# One batch size throughout, so the network compiles once per test process.
+BATCH = 2
+
+
+def random_images(seed, n, h, w, c=3):
+  """Uniform random uint8 images [n, h, w, c]."""
+  return np.random.default_rng(seed).integers(0, 256, (n, h, w, c), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def make_images():
+  """The random_images function, for test modules (tests/ is not a package)."""
+  return random_images
+
+
+@pytest.fixture(scope="session")
+def batch():
+  return BATCH
+
+
+@pytest.fixture(scope="session")
+def jax_variables():
+  """FIDInceptionV3 variables: random weights, BN statistics calibrated on 4 images."""
+  variables = inception.init_variables(seed=0)
+  return inception.calibrate_batch_stats(variables, random_images(100, 4, 64, 64))
+
+
+@pytest.fixture(scope="session")
+def jax_weights_file(jax_variables, tmp_path_factory):
+  path = tmp_path_factory.mktemp("weights") / "inception.safetensors"
+  inception.save_params(jax_variables, path)
+  return path
+
+
+@pytest.fixture(scope="session")
+def torch_reference():
+  """pytorch-fid's InceptionV3 (resize + normalize on), random but calibrated weights.
+
+  Built by pytorch-fid's own fid_inception_v3(), its weight download replaced by the state
+  dict of the model being built (bench.pytorch_fid_inception), so nothing is fetched and
+  every module is pytorch-fid's; torch's default init draws the weights. The BN affine
+  parameters are then randomised and the running statistics recomputed with cumulative
+  averaging (momentum=None) over train-mode passes on random images.
+
+  Returns (wrapper, fc, state_dict): wrapper(x [N,3,H,W] in [0,1]) -> [pool3 N,2048,1,1];
+  fc the 1008-way head; state_dict as numpy arrays.
+  """
+  torch = pytest.importorskip("torch")
+  pytest.importorskip("pytorch_fid.inception")
+  torch.manual_seed(0)
+  wrapper, net = bench.pytorch_fid_inception()
+  with torch.no_grad():
+    for m in net.modules():
+      if isinstance(m, torch.nn.BatchNorm2d):
+        m.weight.uniform_(0.5, 1.5)
+        m.bias.normal_(0, 0.2)
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over all calibration passes
+    wrapper.train()
+    for seed in (200, 201):
+      wrapper(to_torch(random_images(seed, 3, 80, 80)))
+    wrapper.eval()
+  state_dict = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+  return wrapper, net.fc, state_dict
+
+
+@pytest.fixture(scope="session")
+def reference_features(torch_reference):
+  """images -> (pool3, logits) of the PyTorch reference."""
+  return lambda images: torch_features(torch_reference, images)
+
+
+def to_torch(images):
+  """uint8 NHWC -> float NCHW in [0, 1], as torchvision's ToTensor in pytorch-fid."""
+  import torch
+  return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+
+
+def torch_features(reference, images):
+  """pool3 and logits of the reference for uint8 NHWC images (grey repeated to RGB)."""
+  import torch
+  wrapper, fc, _ = reference
+  if images.shape[-1] == 1:
+    images = np.repeat(images, 3, axis=-1)
+  with torch.no_grad():
+    pool3 = wrapper(to_torch(images))[0].flatten(1)
+    return pool3.numpy(), fc(pool3).numpy()

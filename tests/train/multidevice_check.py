@@ -1,0 +1,43 @@
+"""Run in a subprocess with 8 host devices: one GAN step on 1 device vs on 8 devices.
+
+Prints the largest absolute difference between the two resulting states.
+"""
+
+import os
+
+import jax
+import numpy as np
+
+from aigc_jax import configlib
+from aigc_jax.train import loop, sharding
+from aigc_jax.train.task import get_task
+
+
+def run(devices, config, batch, steps=2):
+  mesh = sharding.make_mesh(devices)
+  task = get_task(config.task)
+  state = loop.init_state(task, config, mesh)
+  step = loop.compile_train_step(task, config, mesh)
+  for s in range(steps):
+    state, metrics = step(state, sharding.shard_batch(batch, mesh), jax.random.fold_in(jax.random.key(1), s))
+  return jax.device_get(state), jax.device_get(metrics)
+
+
+def main():
+  if os.environ.get("AIGC_JAX_CACHE_DIR"):
+    jax.config.update("jax_compilation_cache_dir", os.environ["AIGC_JAX_CACHE_DIR"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  assert jax.device_count() == 8, jax.devices()
+  config = configlib.load_config("dcgan_digits:smoke")
+  config.batch_size = 16
+  batch = {"image": np.random.default_rng(0).uniform(-1, 1, (16, 16, 16, 1)).astype(np.float32)}
+  one, m1 = run(jax.devices()[:1], config, batch)
+  eight, m8 = run(jax.devices(), config, batch)
+  diff = max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+             for a, b in zip(jax.tree.leaves(one), jax.tree.leaves(eight)))
+  mdiff = max(abs(float(m1[k]) - float(m8[k])) for k in m1)
+  print(f"MAXDIFF {diff} {mdiff}")
+
+
+if __name__ == "__main__":
+  main()
