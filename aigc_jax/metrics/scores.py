@@ -5,12 +5,12 @@ code), on the host in float64.
 """
 
 import numpy as np
+import scipy.special
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
   """Row-wise log-softmax, shifted by the row max so exp never overflows."""
-  z = logits - logits.max(axis=1, keepdims=True)
-  return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+  return logits - scipy.special.logsumexp(logits, axis=1, keepdims=True)
 
 
 def inception_score(logits, splits: int = 10, shuffle_seed: int | None = 2020):
@@ -42,7 +42,9 @@ def inception_score(logits, splits: int = 10, shuffle_seed: int | None = 2020):
   scores = []
   for i in range(splits):
     lo, hi = i * n // splits, (i + 1) * n // splits
-    log_q = np.log(p[lo:hi].mean(axis=0, keepdims=True))
+    # log p(y) = log mean_x p(y|x), taken in log space: it stays finite where every p(y|x)
+    # underflows to 0, so those terms are 0 * finite rather than 0 * inf = nan.
+    log_q = scipy.special.logsumexp(log_p[lo:hi], axis=0, keepdims=True) - np.log(hi - lo)
     kl = (p[lo:hi] * (log_p[lo:hi] - log_q)).sum(axis=1).mean()
     scores.append(np.exp(kl))
   return float(np.mean(scores)), float(np.std(scores))

@@ -17,8 +17,9 @@ class Checkpointer:
 
   def __init__(self, directory: str, max_to_keep: int = 3, read_only: bool = False):
     self.directory = os.path.abspath(directory)
+    # A reader must neither create the folder nor prune old checkpoints.
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep, create=not read_only, read_only=read_only)
+        max_to_keep=None if read_only else max_to_keep, create=not read_only)
     self._manager = ocp.CheckpointManager(self.directory, options=options)
 
   def latest_step(self):

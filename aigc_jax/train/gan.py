@@ -161,7 +161,7 @@ def evaluate(config, state, options: dict) -> dict:
   num = options.get("num_samples") or 2000
   key = jax.random.fold_in(jax.random.key(options.get("seed", 0)), 12345)
   images = generate(config, state, key, num)
-  return run_eval.generator_metrics(config, images, options)
+  return run_eval.generator_metrics(config, images, {**options, "step": int(state.step)})
 
 
 TASK = Task(init_state=init_state, make_train_step=make_train_step, train_batches=train_batches,

@@ -1,0 +1,82 @@
+"""End to end through `aigc`: train, sample, eval on tiny settings, and the error paths."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigc_jax.cli.main import main
+
+SMOKE = ["--config", "dcgan_digits:smoke"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("run"))
+  assert main(["train", *SMOKE, "--workdir", workdir, "--config.num_steps=4"]) == 0
+  return workdir
+
+
+def test_train_writes_the_workdir(trained):
+  with open(os.path.join(trained, "config.json")) as f:
+    assert json.load(f)["num_steps"] == 4
+  with open(os.path.join(trained, "metrics.jsonl")) as f:
+    records = [json.loads(line) for line in f]
+  assert [r["step"] for r in records] == [2, 4]
+  assert {"d_loss", "g_loss"} <= set(records[0])
+  assert os.path.exists(os.path.join(trained, "samples", "step_0000004.png"))
+
+
+def test_sample_writes_a_grid(trained, tmp_path, capsys):
+  out = str(tmp_path / "grid.png")
+  assert main(["sample", "--workdir", trained, "--num", "9", "--out", out]) == 0
+  image = np.asarray(Image.open(out))
+  # 3x3 grid of 16x16 images with 2-pixel padding, upscaled 4x for visibility.
+  assert image.shape[:2] == ((3 * 18 + 2) * 4, (3 * 18 + 2) * 4)
+
+
+def test_eval_prints_one_json_object_with_digits_metrics(trained, capsys):
+  assert main(["eval", "--workdir", trained, "--num-samples", "200"]) == 0
+  result = json.loads(capsys.readouterr().out.strip())
+  assert result["num_samples"] == 200
+  assert 1.0 <= result["digits_is"] <= 10.0
+  assert result["digits_fid"] > result["real_digits_fid"] >= 0
+  assert result["real_digits_is"] > 8.0
+
+
+def _error(capsys, argv):
+  code = main(argv)
+  err = capsys.readouterr().err.strip()
+  return code, err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", *SMOKE, "--config.no_such_key=1"], "unknown config key 'no_such_key'"),
+    (["train", *SMOKE, "--config.model.nope=1"], "unknown config key 'model.nope'"),
+    (["train", *SMOKE, "--config.num_steps=abc"], "config key 'num_steps' takes a int"),
+    (["train", "--config", "configs/missing.py"], "config file not found"),
+    (["train", "--config", "no_such_config"], "unknown config 'no_such_config'"),
+    (["train", *SMOKE, "positional"], "unrecognized argument 'positional'"),
+])
+def test_bad_train_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
+  code, err = _error(capsys, [*argv, "--workdir", str(tmp_path)])
+  assert code == 2
+  assert message in err and len(err.splitlines()) == 1, err
+  assert not os.path.exists(tmp_path / "checkpoints")
+
+
+def test_sample_and_eval_without_checkpoint(capsys, tmp_path):
+  for argv in (["sample", "--workdir", str(tmp_path), "--out", str(tmp_path / "x.png")],
+               ["eval", "--workdir", str(tmp_path)]):
+    code, err = _error(capsys, argv)
+    assert code == 2 and "train first" in err and len(err.splitlines()) == 1, err
+
+
+def test_unwritable_workdir(capsys, tmp_path):
+  # A path under a regular file cannot be created, whoever runs the test (even root).
+  blocker = tmp_path / "file"
+  blocker.write_text("not a folder")
+  code, err = _error(capsys, ["train", *SMOKE, "--workdir", str(blocker / "run")])
+  assert code == 2 and "cannot write to workdir" in err and len(err.splitlines()) == 1, err
