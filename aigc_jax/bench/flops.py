@@ -2,26 +2,39 @@
 
 XLA's own cost analysis counts what the compiled program does, including the zeros that
 a transposed convolution lowered as an input-dilated convolution multiplies; the count
-here is the work a step needs: 2 FLOPs per multiply-add of every convolution, for the
-forward passes and the backward passes that the update actually requires.
+here is the work a step needs: 2 FLOPs per multiply-add of every convolution whose both
+operands are data (taps that fall on padding are not counted), for the forward passes
+and the backward passes that the update actually requires.
 """
 
 from aigc_jax.models import dcgan
 
 
-def _conv_macs(h_out, w_out, k, c_in, c_out):
-  return h_out * w_out * k * k * c_in * c_out
+def _border_taps(size_in):
+  """Data taps along one axis of a stride-2, 4-tap, pad-1 (transposed) convolution.
+
+  Each of the `size_in` input positions of a transposed convolution feeds 4 outputs but
+  the first and last lose one to the border; a strided convolution from 2 * size_in
+  positions has the same count (it is the transpose)."""
+  return 4 * size_in - 2
+
+
+def _up_macs(size_in, c_in, c_out):
+  return _border_taps(size_in) ** 2 * c_in * c_out
+
+
+def _full_macs(k, c_in, c_out):
+  return k * k * c_in * c_out  # A 'valid' 4x4 layer between 1x1 and 4x4: every tap is data.
 
 
 def generator_macs(resolution, channels, base_features, latent_dim):
   """Per-image multiply-adds of the generator's forward pass, one entry per layer."""
   n = dcgan.num_stages(resolution)
   widths = [base_features * 2**(n - 1 - i) for i in range(n)] + [channels]
-  layers = [_conv_macs(4, 4, 1, latent_dim, widths[0])]  # 1x1 -> 4x4: every output sees z once per tap.
+  layers = [_full_macs(4, latent_dim, widths[0])]
   size = 4
   for i in range(n):
-    # A stride-2 transposed conv with a 4x4 kernel: each input pixel scatters 16 taps.
-    layers.append(_conv_macs(size, size, 4, widths[i], widths[i + 1]))
+    layers.append(_up_macs(size, widths[i], widths[i + 1]))
     size *= 2
   return layers
 
@@ -32,9 +45,9 @@ def discriminator_macs(resolution, channels, base_features):
   for i in range(n):
     size //= 2
     c_out = base_features * 2**i
-    layers.append(_conv_macs(size, size, 4, c_in, c_out))
+    layers.append(_up_macs(size, c_in, c_out))
     c_in = c_out
-  layers.append(_conv_macs(1, 1, 4, c_in, 1))
+  layers.append(_full_macs(4, c_in, 1))
   return layers
 
 

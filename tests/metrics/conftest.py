@@ -86,7 +86,7 @@ def reference_features(torch_reference):
 def to_torch(images):
   """uint8 NHWC -> float NCHW in [0, 1], as torchvision's ToTensor in pytorch-fid."""
   import torch
-  return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+  return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().float() / 255
 
 
 def torch_features(reference, images):

