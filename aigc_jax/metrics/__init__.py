@@ -19,6 +19,7 @@ from aigc_jax.metrics.scores import inception_score, kernel_inception_distance
 # Names resolved lazily (PEP 562): attribute -> submodule that defines it.
 _LAZY = {
     "inception_features": "aigc_jax.metrics.inception",
+    "iter_inception_features": "aigc_jax.metrics.inception",
     "unbiased_logits": "aigc_jax.metrics.inception",
     "load_params": "aigc_jax.metrics.inception",
     "save_params": "aigc_jax.metrics.inception",

@@ -115,7 +115,7 @@ def _collect(variables, images, batch_size, resize, keep_pool3, keep_logits, pro
   """Streams Inception features into FeatureStats; keeps only what KID/IS need."""
   from aigc_jax.metrics.inception import iter_inception_features
   stats, pool3s, logits = FeatureStats(), [], []
-  total = images.shape[0] if isinstance(images, np.ndarray) else None
+  total = images.shape[0] if getattr(images, "ndim", None) == 4 else None
   for pool3, batch_logits in iter_inception_features(
       variables, images, batch_size, resize, progress, total):
     stats.update(pool3)

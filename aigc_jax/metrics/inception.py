@@ -239,8 +239,9 @@ def calibrate_batch_stats(variables, images):
   return jax.tree.map(np.asarray, {**variables, "batch_stats": updates["batch_stats"]})
 
 
+@functools.lru_cache(maxsize=1)
 def _expected_shapes():
-  """Flat name -> shape of every variable, without computing anything."""
+  """Flat name -> shape of every variable, traced once (~1 s) without computing anything."""
   x = jax.ShapeDtypeStruct((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32)
   shapes = jax.eval_shape(FIDInceptionV3().init, jax.random.key(0), x)
   return {k: v.shape for k, v in traverse_util.flatten_dict(shapes, sep="/").items()}
@@ -287,7 +288,7 @@ def params_from_torch_state_dict(state_dict) -> dict:
     parts = name.split(".")
     leaf = ".".join(parts[-2:])
     if leaf not in _TORCH_LEAVES:
-      raise ValueError(f"unexpected tensor {name!r} in the Inception state dict")
+      raise ValueError(f"unexpected tensor {name!r}: not the FID Inception-v3 state dict")
     collection, flax_leaf = _TORCH_LEAVES[leaf]
     if leaf == "conv.weight":
       value = value.transpose(2, 3, 1, 0)
@@ -431,7 +432,7 @@ def _rebatch(images, batch_size: int) -> Iterator[np.ndarray]:
   `images` is one [N, H, W, C] array or an iterable of such batches; consecutive batches
   of one image size are pooled, so any input batching gives the same compiled shapes.
   """
-  batches = [images] if isinstance(images, np.ndarray) else images
+  batches = [images] if getattr(images, "ndim", None) == 4 else images  # numpy or jax
   pending, count = [], 0
   for batch in batches:
     batch = np.asarray(batch)
@@ -464,6 +465,8 @@ def iter_inception_features(variables, images, batch_size: int = 50, resize: str
   """
   if resize not in RESIZE_MODES:
     raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+  if batch_size < 1:
+    raise ValueError(f"batch_size must be >= 1, got {batch_size}")
   devices = jax.local_devices()
   mesh = Mesh(np.array(devices), ("data",))
   data_sharding = NamedSharding(mesh, PartitionSpec("data"))
@@ -521,7 +524,7 @@ def inception_features(params, images, batch_size: int = 50, resize: str = "pyto
   Returns:
     (pool3 [N, 2048], logits [N, 1008]) float32 numpy arrays, in input order.
   """
-  total = images.shape[0] if isinstance(images, np.ndarray) else None
+  total = images.shape[0] if getattr(images, "ndim", None) == 4 else None
   parts = list(iter_inception_features(params, images, batch_size, resize, progress, total))
   if not parts:
     return (np.zeros((0, 2048), np.float32), np.zeros((0, NUM_CLASSES), np.float32))
