@@ -5,16 +5,22 @@ The seed's recipe (DCGAN, non-saturating BCE loss, Adam 2e-4 / 0.5) at 16x16 gra
   aigc train --config configs/dcgan_digits.py --workdir runs/dcgan_digits
   aigc eval --workdir runs/dcgan_digits
 
-See the README for the wall time and the digits_is / digits_fid it reaches.
+See the README for the wall time and the digits_is / digits_fid it reaches, and
+docs/gan.md for the GAN-family options below and the variants that turn them on, e.g.
+
+  aigc train --config configs/dcgan_digits.py:wgan_gp --workdir runs/wgan_gp_digits
+
+Variants combine with "+": `configs/dcgan_digits.py:hinge_sn+smoke`.
 """
 
 import ml_collections
 
 from aigc_jax.configs import common
+from aigc_jax.errors import UserError
 
 
 def get_config(variant: str = ""):
-  """`variant` "smoke" gives a tiny config for tests (`configs/dcgan_digits.py:smoke`)."""
+  """`variant`: "+"-separated names of `VARIANTS` ("smoke" is a tiny config for tests)."""
   config = common.get_config()
   config.task = "gan"
   config.num_steps = 3000
@@ -36,7 +42,24 @@ def get_config(variant: str = ""):
   config.model.g_features = 64
   config.model.d_features = 64
 
+  # How the generator is conditioned: "none", "class" or "attributes" (cgan configs).
+  config.model.conditioning = "none"
+  config.model.num_classes = 10
+  config.model.num_attributes = 0
+  config.model.embed_dim = 32  # The generator's embedding of the condition, joined to z.
+  config.model.g_cbn = False  # Conditional BatchNorm in the generator.
+  config.model.d_conditioning = "projection"  # Or "concat": y as constant input planes.
+  # The discriminator's normalisation: "batch" (the reference), "layer" or "none".
+  config.model.d_norm = "batch"
+  config.model.d_spectral_norm = False
+
+  # A name in aigc_jax.losses.LOSSES: non_saturating, hinge, least_squares, wasserstein.
   config.loss = "non_saturating"
+  config.n_critic = 1  # Discriminator updates per generator update.
+  config.gp_weight = 0.0  # WGAN-GP's lambda (10 in the paper); needs d_norm != "batch".
+  config.r1_gamma = 0.0  # R1 penalty on real images, times gamma / 2.
+  config.ema_decay = 0.0  # > 0 keeps an EMA of the generator for sampling and eval.
+  config.diffaugment = ""  # A DiffAugment policy, e.g. "color,translation,cutout".
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.g_lr = 2e-4
   config.optimizer.d_lr = 2e-4
@@ -48,11 +71,53 @@ def get_config(variant: str = ""):
   config.augment.flip = False
   config.augment.max_shift = 0
   config.augment.max_degrees = 0.0
-  if variant == "smoke":
-    _make_smoke(config)
-  elif variant:
-    raise ValueError(f"unknown variant {variant!r}; the only one is 'smoke'")
+  return apply_variants(config, variant)
+
+
+def apply_variants(config, variant: str):
+  """Applies the "+"-separated names of `VARIANTS` in `variant` to `config`, in order."""
+  for name in filter(None, variant.split("+")):
+    if name not in VARIANTS:
+      raise UserError(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
+    VARIANTS[name](config)
   return config
+
+
+def _hinge_sn(config):
+  """Hinge loss and a spectrally normalised discriminator without BatchNorm (SN-GAN)."""
+  config.loss = "hinge"
+  config.model.d_norm = "none"
+  config.model.d_spectral_norm = True
+
+
+def _wgan_gp(config):
+  """WGAN-GP: Wasserstein loss, lambda 10 on interpolates, 5 critic updates, LayerNorm D.
+
+  Adam (1e-4, 0.5, 0.9) as in the paper's DCGAN experiments."""
+  config.loss = "wasserstein"
+  config.gp_weight = 10.0
+  config.n_critic = 5
+  config.model.d_norm = "layer"
+  config.optimizer.g_lr = config.optimizer.d_lr = 1e-4
+  config.optimizer.b2 = 0.9
+
+
+def _least_squares(config):
+  config.loss = "least_squares"
+
+
+def _r1(config):
+  """Non-saturating loss with an R1 penalty on reals (gamma 0.1) and no BatchNorm in D."""
+  config.r1_gamma = 0.1
+  config.model.d_norm = "none"
+
+
+def _ema(config):
+  config.ema_decay = 0.999
+
+
+def _diffaugment(config):
+  config.diffaugment = "color,translation,cutout"
 
 
 def _make_smoke(config):
@@ -66,3 +131,15 @@ def _make_smoke(config):
   config.model.g_features = 8
   config.model.d_features = 8
   config.model.latent_dim = 16
+
+
+# Named variants of this config (`configs/dcgan_digits.py:NAME`, "+" to combine).
+VARIANTS = {
+    "smoke": _make_smoke,
+    "hinge_sn": _hinge_sn,
+    "wgan_gp": _wgan_gp,
+    "least_squares": _least_squares,
+    "r1": _r1,
+    "ema": _ema,
+    "diffaugment": _diffaugment,
+}

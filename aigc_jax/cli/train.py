@@ -34,6 +34,8 @@ def register(subparsers):
   p.add_argument("--ref", default=None, help="reference statistics npz (mu, sigma) for FID")
   p.add_argument("--inception-weights", default=None,
                  help="converted Inception weights (or set AIGC_INCEPTION_WEIGHTS)")
+  p.add_argument("--iwae-samples", type=int, default=None,
+                 help="VAE runs: importance samples k of the test log-likelihood bound")
   p.set_defaults(func=_eval)
 
 
@@ -84,7 +86,8 @@ def _sample(args):
 def _eval(args):
   config, task, state = _restore(args.workdir)
   options = {"num_samples": args.num_samples, "seed": args.seed, "metrics": _split_list(args.metrics),
-             "ref": args.ref, "inception_weights": args.inception_weights}
+             "ref": args.ref, "inception_weights": args.inception_weights,
+             "iwae_samples": args.iwae_samples}
   result = task.evaluate(config, state, options)
   json.dump(result, sys.stdout, sort_keys=True)
   sys.stdout.write("\n")

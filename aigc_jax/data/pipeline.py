@@ -9,6 +9,13 @@ true; reading a prepared dataset needs no TensorFlow.
 The training stream is a random-access `grain.MapDataset`: batch `i` is a pure function
 of (seed, i), so a run resumed at step k reads exactly the batches an uninterrupted run
 would have read, with no iterator state to save.
+
+Conditions for conditional models: a class label (`label_key`, default "label") comes
+out as "label" int32 [b]; a dict of boolean attributes (`attribute_key`, default
+"attributes", e.g. celeb_a's 40) comes out as "attributes", a float32 multi-hot [b, K]
+whose order is the attribute names sorted alphabetically, as
+`dataset_info(...).attribute_names` lists them. `center_crop` (pixels, 0 = off) crops a
+centred square before resizing, for non-square images such as celeb_a's 218x178.
 """
 
 import dataclasses
@@ -68,15 +75,38 @@ def _is_prepared(builder) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
-  """What models need to know about a dataset: label names and sizes."""
+  """What models need to know about a dataset: label and attribute names, sizes."""
   name: str
   label_names: tuple[str, ...]
   image_shape: tuple[int, int, int]
   split_sizes: dict
+  # The order of the multi-hot "attributes" vector (sorted names); () if none.
+  attribute_names: tuple[str, ...] = ()
 
   @property
   def num_classes(self) -> int:
     return len(self.label_names)
+
+  def label_indices(self, names) -> np.ndarray:
+    """Class names (e.g. ["3", "7"]) -> int32 class indices; a UserError names the valid ones."""
+    index = {n: i for i, n in enumerate(self.label_names)}
+    unknown = [n for n in names if n not in index]
+    if unknown:
+      valid = ", ".join(self.label_names) or "none: it has no class labels"
+      raise UserError(f"unknown label(s) {', '.join(map(repr, unknown))} for {self.name}; valid labels: {valid}")
+    return np.asarray([index[n] for n in names], np.int32)
+
+  def attribute_vector(self, names) -> np.ndarray:
+    """Attribute names (e.g. ["Smiling", "Eyeglasses"]) -> float32 multi-hot [K] with those on."""
+    index = {n: i for i, n in enumerate(self.attribute_names)}
+    unknown = [n for n in names if n not in index]
+    if unknown:
+      valid = ", ".join(self.attribute_names) or "none: it has no attributes"
+      raise UserError(f"unknown attribute(s) {', '.join(map(repr, unknown))} for {self.name}; "
+                      f"valid attributes: {valid}")
+    vector = np.zeros(len(self.attribute_names), np.float32)
+    vector[[index[n] for n in names]] = 1.0
+    return vector
 
 
 def dataset_info(data_config) -> DatasetInfo:
@@ -84,10 +114,30 @@ def dataset_info(data_config) -> DatasetInfo:
   features = builder.info.features
   label = features[data_config.get("label_key", "label")] if data_config.get("label_key", "label") in features else None
   names = tuple(label.names) if label is not None and hasattr(label, "names") else ()
+  attributes = features[_attribute_key(data_config)] if _attribute_key(data_config) in features else None
   return DatasetInfo(
       name=data_config.name, label_names=names,
       image_shape=tuple(features[data_config.get("image_key", "image")].shape),
-      split_sizes={k: v.num_examples for k, v in builder.info.splits.items()})
+      split_sizes={k: v.num_examples for k, v in builder.info.splits.items()},
+      attribute_names=tuple(sorted(attributes.keys())) if hasattr(attributes, "keys") else ())
+
+
+def _attribute_key(data_config) -> str:
+  return data_config.get("attribute_key", "attributes")
+
+
+def multi_hot(attributes: dict) -> np.ndarray:
+  """{name: bool} -> float32 [K] in the sorted order of the names (`attribute_names`)."""
+  return np.asarray([attributes[k] for k in sorted(attributes)], np.float32)
+
+
+def center_crop(image: np.ndarray, size: int) -> np.ndarray:
+  """uint8 HWC -> the centred [size, size] square (for non-square datasets)."""
+  h, w = image.shape[:2]
+  if size > min(h, w):
+    raise UserError(f"center_crop {size} is larger than the {h}x{w} images")
+  top, left = (h - size) // 2, (w - size) // 2
+  return image[top:top + size, left:left + size]
 
 
 def resize_uint8(image: np.ndarray, resolution: int) -> np.ndarray:
@@ -103,13 +153,17 @@ def resize_uint8(image: np.ndarray, resolution: int) -> np.ndarray:
 def _preprocess(data_config):
   image_key = data_config.get("image_key", "image")
   label_key = data_config.get("label_key", "label")
+  attribute_key = _attribute_key(data_config)
   resolution = data_config.resolution
   channels = data_config.get("channels", None)
+  crop = data_config.get("center_crop", 0)
 
   def fn(record):
     image = np.asarray(record[image_key], dtype=np.uint8)
     if image.ndim == 2:
       image = image[..., None]
+    if crop:
+      image = center_crop(image, crop)
     if channels == 3 and image.shape[-1] == 1:
       image = np.repeat(image, 3, axis=-1)
     elif channels == 1 and image.shape[-1] == 3:
@@ -117,6 +171,8 @@ def _preprocess(data_config):
     out = {"image": to_model_range(resize_uint8(image, resolution))}
     if label_key in record:
       out["label"] = np.asarray(record[label_key]).astype(np.int32)
+    if isinstance(record.get(attribute_key), dict):
+      out["attributes"] = multi_hot(record[attribute_key])
     return out
   return fn
 
@@ -136,7 +192,8 @@ def make_dataset(data_config, split: str, *, batch_size: int, train: bool, seed:
     process_index, process_count: this process's shard; default `jax.process_index()` and
       `jax.process_count()`.
 
-  Each element is {"image": float32 [b, R, R, C] in [-1, 1], "label": int32 [b]}.
+  Each element is {"image": float32 [b, R, R, C] in [-1, 1], "label": int32 [b]} (the
+  label if the dataset has one), plus "attributes": float32 [b, K] if it has attributes.
   """
   builder = get_builder(data_config.name, data_config.get("data_dir"), data_config.get("download", False))
   if split not in builder.info.splits:
@@ -210,3 +267,15 @@ def load_images(name: str, split: str, data_config=None):
   source = builder.as_data_source(split=split)
   key = cfg.get("image_key", "image")
   return np.stack([np.asarray(source[i][key], dtype=np.uint8) for i in range(len(source))])
+
+
+def load_attributes(data_config, split: str, indices) -> np.ndarray:
+  """The multi-hot attribute vectors float32 [len(indices), K] of examples of a split.
+
+  For conditional sampling without given attributes: real combinations (a smiling,
+  bald, young woman is rare) rather than independent coin flips.
+  """
+  builder = get_builder(data_config.name, data_config.get("data_dir"), data_config.get("download", False))
+  source = builder.as_data_source(split=split)
+  key = _attribute_key(data_config)
+  return np.stack([multi_hot(source[int(i) % len(source)][key]) for i in indices])

@@ -31,6 +31,8 @@ class Task(NamedTuple):
 # Registry: config.task -> module that defines TASK.
 _TASKS = {
     "gan": "aigc_jax.train.gan",
+    "vae": "aigc_jax.train.vae",
+    "cyclegan": "aigc_jax.train.cyclegan",
 }
 
 

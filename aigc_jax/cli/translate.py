@@ -1,0 +1,67 @@
+"""`aigc translate`: run a trained CycleGAN's generator on image files.
+
+  aigc translate --workdir runs/cyclegan_photos --input photo.jpg --out out.png
+  aigc translate --workdir runs/horse2zebra --input horses/ --out zebras/ --direction AtoB
+
+The generator is fully convolutional: each output has its input's size. A folder input
+writes one PNG per readable image into the `--out` folder (same file name, extension
+.png); unreadable files are skipped with a warning.
+"""
+
+import os
+
+from aigc_jax.errors import UserError
+
+
+def register(subparsers):
+  p = subparsers.add_parser(
+      "translate", help="CycleGAN: translate images from one domain to the other",
+      description="Translate an image, or every image of a folder, with a trained CycleGAN. "
+                  "Outputs keep the input's size.")
+  p.add_argument("--workdir", required=True, help="a CycleGAN training workdir")
+  p.add_argument("--input", required=True, help="an image file, or a folder of images")
+  p.add_argument("--out", required=True, help="output image file (for a folder input: output folder)")
+  p.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
+                 help="AtoB (default) uses the generator from domain A to B; BtoA the other")
+  p.set_defaults(func=_translate)
+
+
+def _restore_cyclegan(workdir):
+  from aigc_jax import configlib
+  from aigc_jax.train import checkpoint, loop, sharding
+  from aigc_jax.train.task import get_task
+  config = configlib.config_from_workdir(workdir)
+  if config.get("task") != "cyclegan":
+    raise UserError(f"{workdir!r} is a {config.get('task')!r} run; `aigc translate` needs a CycleGAN run "
+                    f"(e.g. trained with configs/cyclegan_photos.py)")
+  ckpt = checkpoint.open_for_reading(workdir)
+  state = ckpt.restore(loop.init_state(get_task("cyclegan"), config, sharding.make_mesh()))
+  ckpt.close()
+  return config, state
+
+
+def _save(image, path):
+  from aigc_jax import images
+  try:
+    images.save_image(image, path)
+  except OSError as e:
+    raise UserError(f"cannot write {path!r}: {e.strerror or e}") from e
+
+
+def _translate(args):
+  from aigc_jax.data import image_folder
+  from aigc_jax.train import cyclegan
+  if not os.path.exists(args.input):
+    raise UserError(f"--input {args.input!r} does not exist")
+  # Read the inputs first: a bad path should not wait for the checkpoint to load.
+  if os.path.isdir(args.input):
+    inputs = image_folder.load_image_folder(args.input)
+    outputs = [os.path.join(args.out, os.path.splitext(name)[0] + ".png") for name, _ in inputs]
+  else:
+    inputs = [(os.path.basename(args.input), image_folder.read_image(args.input))]
+    outputs = [args.out]
+  config, state = _restore_cyclegan(args.workdir)
+  for (_, image), path in zip(inputs, outputs):
+    _save(cyclegan.translate(config, state, image, args.direction), path)
+  print(f"wrote {len(outputs)} translated image(s) ({args.direction}) to {args.out}")
+  return 0

@@ -1,0 +1,54 @@
+"""Reading a folder of image files into uint8 RGB arrays, skipping what cannot be read.
+
+A real folder of photos holds the odd file that is not an image (a README, a half
+downloaded JPEG, a `Thumbs.db`): each such file is skipped with a warning that names it,
+so one bad file never ends a long run. Images come out as uint8 [H, W, 3] (grey,
+palette and RGBA images are converted to RGB; alpha is dropped) at their stored size.
+"""
+
+import os
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from aigc_jax.errors import UserError
+
+
+def read_image(path) -> np.ndarray:
+  """The image file at `path` as uint8 [H, W, 3]; a UserError if it cannot be read."""
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    raise UserError(f"image file not found: {path}")
+  try:
+    with Image.open(path) as image:
+      return np.asarray(image.convert("RGB"))
+  # PIL signals bad files with several types (OSError, SyntaxError for broken PNG
+  # chunks, ValueError, DecompressionBombError); a bad file is the user's to fix.
+  except Exception as e:  # noqa: BLE001
+    raise UserError(f"cannot read image {path}: {e}") from e
+
+
+def load_image_folder(path) -> list[tuple[str, np.ndarray]]:
+  """The images directly inside folder `path`, as [(file name, uint8 [H, W, 3])].
+
+  Files are read in sorted name order, so the list is the same on every machine.
+  Sub-folders and hidden files (names starting with ".") are ignored; any other file
+  that is not a readable image is skipped with a `UserWarning` naming it and saying
+  why. Raises UserError if `path` is not a folder or holds no readable image.
+  """
+  path = os.fspath(path)
+  if not os.path.isdir(path):
+    raise UserError(f"not a folder: {path}")
+  images = []
+  for name in sorted(os.listdir(path)):
+    file = os.path.join(path, name)
+    if name.startswith(".") or not os.path.isfile(file):
+      continue
+    try:
+      images.append((name, read_image(file)))
+    except UserError as e:
+      warnings.warn(f"skipping {file}: not a readable image ({e.__cause__})", stacklevel=2)
+  if not images:
+    raise UserError(f"no readable images in {path}")
+  return images
