@@ -43,8 +43,8 @@ from aigc_jax.train.task import Task
 
 # Key streams derived from config.seed with fold_in (the loop uses 1 for its steps).
 _INIT_STREAM = 0
-# Translation directions: name -> (generator used, source domain, target domain).
-DIRECTIONS = {"AtoB": ("AtoB", "A", "B"), "BtoA": ("BtoA", "B", "A")}
+# Translation directions, which are also the generators' names: name -> (from, to) domain.
+DIRECTIONS = {"AtoB": ("A", "B"), "BtoA": ("B", "A")}
 # The generator needs H and W divisible by 4 and at least 8 (see ResnetGenerator).
 _MULTIPLE, _MIN_SIZE = 4, 8
 
@@ -115,6 +115,9 @@ def _init_key(key):
 
 
 def init_state(config, key) -> CycleGANState:
+  """Fresh networks (sized for `crop_size` RGB images), optimiser states and empty pools."""
+  if config.pool_size < 0:
+    raise UserError(f"pool_size must be 0 (no pool) or more, got {config.pool_size}")
   g, d = build_models(config)
   tx = build_optimizer(config)
   size = config.data.crop_size
@@ -246,7 +249,7 @@ def translate_batch(config, state, images, direction: str = "AtoB"):
   if direction not in DIRECTIONS:
     raise UserError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
   g, _ = build_models(config)
-  return _generate(g, state.g_params[DIRECTIONS[direction][0]], jnp.asarray(images, jnp.float32))
+  return _generate(g, state.g_params[direction], jnp.asarray(images, jnp.float32))
 
 
 def translate(config, state, image: np.ndarray, direction: str = "AtoB") -> np.ndarray:
@@ -277,14 +280,13 @@ def sample_grid(config, state):
   """Six rows from the same test images at every step: real A, fake B, reconstructed A,
   real B, fake A, reconstructed B; one column per image (`num_grid_samples` of them)."""
   n = config.get("num_grid_samples", 8)
+  real = {domain: cyclegan_data.test_images(config.data, domain, n) for domain in cyclegan_data.DOMAINS}
+  ncols = min(len(images) for images in real.values())  # So that the rows line up.
   rows = []
-  for direction, (_, source, _) in DIRECTIONS.items():
-    real = pipeline.to_model_range(cyclegan_data.test_images(config.data, source, n))
-    fake, rec = _cycle(config, state, real, direction)
-    rows.append(np.concatenate([real, np.asarray(fake), np.asarray(rec)]))
-  ncols = min(len(r) // 3 for r in rows)
-  # Both domains show the same number of columns, so the rows line up.
-  rows = [r.reshape(3, -1, *r.shape[1:])[:, :ncols].reshape(-1, *r.shape[1:]) for r in rows]
+  for direction, (source, _) in DIRECTIONS.items():
+    x = pipeline.to_model_range(real[source][:ncols])
+    fake, rec = _cycle(config, state, x, direction)
+    rows += [x, np.asarray(fake), np.asarray(rec)]
   return pipeline.to_uint8(np.concatenate(rows)), ncols
 
 
@@ -303,7 +305,7 @@ def cycle_errors(config, state, num: int | None = None, batch_size: int = 16):
   "B": those of test B}); at most `num` test images per domain (all if None).
   """
   errors, fakes = {}, {}
-  for direction, (_, source, _) in DIRECTIONS.items():
+  for direction, (source, _) in DIRECTIONS.items():
     images = cyclegan_data.test_images(config.data, source, num)
     total, outs = 0.0, []
     for i in range(0, len(images), batch_size):
