@@ -8,6 +8,9 @@ INCEPTION_METRICS = ("fid", "is", "kid")
 
 def generator_metrics(config, images_uint8, options: dict, labels=None) -> dict:
   """Metrics of generated uint8 images [N, H, W, C] of a run trained with `config`."""
+  if len(images_uint8) < 10:
+    raise UserError(f"--num-samples must be at least 10 (Inception Scores use 10 splits), "
+                    f"got {len(images_uint8)}")
   result = {"num_samples": int(len(images_uint8)), "step": options.get("step")}
   if config.data.name == "digits":
     from aigc_jax.evaluation import digits_metrics

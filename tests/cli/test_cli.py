@@ -80,3 +80,30 @@ def test_unwritable_workdir(capsys, tmp_path):
   blocker.write_text("not a folder")
   code, err = _error(capsys, ["train", *SMOKE, "--workdir", str(blocker / "run")])
   assert code == 2 and "cannot write to workdir" in err and len(err.splitlines()) == 1, err
+
+
+def test_eval_with_inception_metrics_end_to_end(trained, tmp_path, capsys):
+  # Random Inception weights (no download here) converted to the library's format, a
+  # reference statistics file made by `aigc stats` from a folder, then `aigc eval
+  # --metrics fid,is`: the whole user path, checked for shape and sanity of the output.
+  from aigc_jax.metrics import inception
+  weights = str(tmp_path / "inception.safetensors")
+  inception.save_params(inception.init_variables(seed=0), weights)
+  folder = tmp_path / "real"
+  folder.mkdir()
+  rng = np.random.default_rng(0)
+  for i in range(4):
+    Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)).save(folder / f"{i}.png")
+  ref = str(tmp_path / "ref.npz")
+  assert main(["stats", "--data", str(folder), "--out", ref, "--inception-weights", weights,
+               "--batch-size", "4"]) == 0
+  capsys.readouterr()
+  assert main(["eval", "--workdir", trained, "--num-samples", "10", "--metrics", "fid,is",
+               "--ref", ref, "--inception-weights", weights]) == 0
+  result = json.loads(capsys.readouterr().out.strip())
+  assert result["fid"] >= 0 and np.isfinite(result["fid"])
+  assert result["is_mean"] >= 1.0 - 1e-6
+  code, err = _error(capsys, ["eval", "--workdir", trained, "--num-samples", "10", "--metrics", "fid"])
+  assert code == 2 and "convert-inception" in err and len(err.splitlines()) == 1, err
+  code, err = _error(capsys, ["eval", "--workdir", trained, "--num-samples", "3"])
+  assert code == 2 and "at least 10" in err, err
