@@ -1,6 +1,10 @@
 r"""DCGAN on the embedded `digits` dataset: the default `aigc train` run.
 
-The seed's recipe (DCGAN, non-saturating BCE loss, Adam 2e-4 / 0.5) at 16x16 grayscale.
+The seed's DCGAN architecture and optimizer (Adam 2e-4 / 0.5) at 16x16 grayscale, trained
+with the hinge loss against a spectrally normalised discriminator without BatchNorm
+(SN-GAN, Miyato et al., 2018). The seed's own recipe (non-saturating BCE loss, BatchNorm
+discriminator) is the `seed` variant: on digits it reaches digits_is about 8.0 in 3000
+steps against about 8.5 for this default at the same step time (docs/gan.md).
 
   aigc train --config configs/dcgan_digits.py --workdir runs/dcgan_digits
   aigc eval --workdir runs/dcgan_digits
@@ -49,12 +53,12 @@ def get_config(variant: str = ""):
   config.model.embed_dim = 32  # The generator's embedding of the condition, joined to z.
   config.model.g_cbn = False  # Conditional BatchNorm in the generator.
   config.model.d_conditioning = "projection"  # Or "concat": y as constant input planes.
-  # The discriminator's normalisation: "batch" (the reference), "layer" or "none".
-  config.model.d_norm = "batch"
-  config.model.d_spectral_norm = False
+  # The discriminator's normalisation: "batch" (the seed's), "layer" or "none".
+  config.model.d_norm = "none"
+  config.model.d_spectral_norm = True
 
   # A name in aigc_jax.losses.LOSSES: non_saturating, hinge, least_squares, wasserstein.
-  config.loss = "non_saturating"
+  config.loss = "hinge"
   config.n_critic = 1  # Discriminator updates per generator update.
   config.gp_weight = 0.0  # WGAN-GP's lambda (10 in the paper); needs d_norm != "batch".
   config.r1_gamma = 0.0  # R1 penalty on real images, times gamma / 2.
@@ -83,8 +87,17 @@ def apply_variants(config, variant: str):
   return config
 
 
+def _seed(config):
+  """The PyTorch seed's recipe: non-saturating BCE loss and a BatchNorm discriminator."""
+  config.loss = "non_saturating"
+  config.model.d_norm = "batch"
+  config.model.d_spectral_norm = False
+
+
 def _hinge_sn(config):
-  """Hinge loss and a spectrally normalised discriminator without BatchNorm (SN-GAN)."""
+  """Hinge loss and a spectrally normalised discriminator without BatchNorm (SN-GAN).
+
+  The default already; kept as a name so other configs can ask for it explicitly."""
   config.loss = "hinge"
   config.model.d_norm = "none"
   config.model.d_spectral_norm = True
@@ -136,6 +149,7 @@ def _make_smoke(config):
 # Named variants of this config (`configs/dcgan_digits.py:NAME`, "+" to combine).
 VARIANTS = {
     "smoke": _make_smoke,
+    "seed": _seed,
     "hinge_sn": _hinge_sn,
     "wgan_gp": _wgan_gp,
     "least_squares": _least_squares,

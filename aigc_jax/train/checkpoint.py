@@ -29,10 +29,22 @@ class Checkpointer:
     self._manager.save(int(step), args=ocp.args.StandardSave(state), force=force)
 
   def restore(self, target, step=None):
-    """Restores into the structure, shapes and shardings of `target` (arrays or abstract)."""
+    """Restores into the structure, shapes and shardings of `target` (arrays or abstract).
+
+    A checkpoint whose tree or shapes differ from `target` (written by an older version
+    of the library, or with a config whose model differs) is a `UserError` that names
+    the folder, not an orbax traceback.
+    """
     step = self.latest_step() if step is None else step
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-    return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    try:
+      return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    except ValueError as e:
+      reason = " ".join(str(e).split())
+      raise UserError(
+          f"the checkpoint at step {step} in {self.directory} does not fit this version's train "
+          f"state for its config (saved by an older aigc_jax or with different model settings?); "
+          f"start a new --workdir. Orbax says: {reason[:300]}") from None
 
   def wait(self):
     self._manager.wait_until_finished()
