@@ -15,7 +15,7 @@ import sys
 from aigc_jax.errors import UserError
 
 # The command groups, in the order `aigc --help` lists them.
-_GROUPS = ("train", "metrics", "bench", "vae", "translate")
+_GROUPS = ("train", "metrics", "bench", "vae", "translate", "restore")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,8 @@ def register(subparsers):
                  help="converted Inception weights (or set AIGC_INCEPTION_WEIGHTS)")
   p.add_argument("--iwae-samples", type=int, default=None,
                  help="VAE runs: importance samples k of the test log-likelihood bound")
+  p.add_argument("--mask-type", default=None,
+                 help="inpainting runs: the test masks, center (default), boxes or strokes")
   p.set_defaults(func=_eval)
 
 
@@ -87,7 +89,7 @@ def _eval(args):
   config, task, state = _restore(args.workdir)
   options = {"num_samples": args.num_samples, "seed": args.seed, "metrics": _split_list(args.metrics),
              "ref": args.ref, "inception_weights": args.inception_weights,
-             "iwae_samples": args.iwae_samples}
+             "iwae_samples": args.iwae_samples, "mask_type": args.mask_type}
   result = task.evaluate(config, state, options)
   json.dump(result, sys.stdout, sort_keys=True)
   sys.stdout.write("\n")

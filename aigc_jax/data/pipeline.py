@@ -218,6 +218,12 @@ def train_batches(data_config, *, batch_size: int, seed: int, start_step: int = 
   overlap with the device step.
   """
   ds = make_dataset(data_config, "train", batch_size=batch_size, train=True, seed=seed)
+  return batches_from(ds, start_step, prefetch)
+
+
+def batches_from(ds, start_step: int, prefetch: int = 2):
+  """Yields `ds[start_step], ds[start_step + 1], ...` of an endless (repeated) dataset,
+  read ahead on a background thread."""
   return _prefetch((ds[i] for i in _count(start_step)), prefetch)
 
 

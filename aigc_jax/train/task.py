@@ -33,6 +33,7 @@ _TASKS = {
     "gan": "aigc_jax.train.gan",
     "vae": "aigc_jax.train.vae",
     "cyclegan": "aigc_jax.train.cyclegan",
+    "restoration": "aigc_jax.train.restoration",
 }
 
 

@@ -1,0 +1,73 @@
+"""Clean images for restoration runs: training batches and the held-out test images.
+
+Restoration learns from clean images alone: the train step makes the corrupted inputs
+itself (masks or noise drawn with the step's key, `aigc_jax.restoration.masks`), so a
+batch is a pure function of (seed, step) and a resumed run sees what an uninterrupted
+one would. A source is picked by `config.data.source`:
+- "tfds" (default): any tensorflow-datasets builder the library reads (`digits`,
+  embedded; catalog datasets such as `celeb_a`, prepared in `data.data_dir`), resized
+  to `data.resolution` with `data.channels` channels, as `aigc_jax.data.pipeline` does.
+- "photos": crops of scikit-learn's two sample photographs (`aigc_jax.data.photos`, both
+  domains pooled), `data.photo_size` pixels at `data.photo_scale`, `data.num_train` /
+  `data.num_test` crops; no download.
+
+Images come out float32 [B, R, R, C] in [-1, 1], like every training batch of the library.
+"""
+
+import grain
+import jax
+import numpy as np
+
+from aigc_jax.data import photos, pipeline
+from aigc_jax.errors import UserError
+
+
+def _photo_crops(data_config, split: str) -> np.ndarray:
+  num = data_config.num_train if split == "train" else data_config.num_test
+  per_domain = [photos.crops(domain, split, (num + 1) // 2 if i == 0 else num // 2,
+                             size=data_config.photo_size, scale=data_config.photo_scale,
+                             seed=data_config.get("photo_seed", 0))
+                for i, domain in enumerate(photos.PHOTOS)]
+  images = np.concatenate(per_domain)
+  if data_config.get("channels", 3) == 1:
+    images = np.round(images @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)[..., None]
+  return images
+
+
+def _check_source(data_config) -> str:
+  source = data_config.get("source", "tfds")
+  if source not in ("tfds", "photos"):
+    raise UserError(f"unknown data.source {source!r}; choose one of tfds, photos")
+  return source
+
+
+def train_batches(config, start_step: int = 0):
+  """Yields {"image": float32 [b, R, R, C]} for steps `start_step, start_step + 1, ...`."""
+  d = config.data
+  if _check_source(d) == "tfds":
+    stream = pipeline.train_batches(d, batch_size=config.batch_size, seed=config.seed,
+                                    start_step=start_step)
+    return ({"image": batch["image"]} for batch in stream)
+  pcount, pindex = jax.process_count(), jax.process_index()
+  if config.batch_size % pcount:
+    raise UserError(f"batch_size {config.batch_size} is not divisible by the {pcount} processes")
+  crops = _photo_crops(d, "train")[pindex::pcount]
+  ds = grain.MapDataset.source(list(crops)).shuffle(seed=config.seed).repeat()
+  ds = ds.map(lambda image: {"image": pipeline.to_model_range(image)})
+  return pipeline.batches_from(ds.batch(config.batch_size // pcount, drop_remainder=True), start_step)
+
+
+def test_images(config, num: int | None = None) -> np.ndarray:
+  """The first `num` (default all) test images, float32 [N, R, R, C] in [-1, 1], in order."""
+  d = config.data
+  if _check_source(d) == "photos":
+    images = pipeline.to_model_range(_photo_crops(d, "test"))
+    return images[:num]
+  ds = pipeline.make_dataset(d, "test", batch_size=256, train=False, process_index=0, process_count=1)
+  out, total = [], 0
+  for i in range(len(ds)):
+    out.append(ds[i]["image"])
+    total += len(out[-1])
+    if num is not None and total >= num:
+      break
+  return np.concatenate(out)[:num]
