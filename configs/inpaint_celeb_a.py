@@ -31,6 +31,4 @@ def get_config(variant: str = ""):
   config.model.d_features = 64
   config.model.d_layers = 3
   config.optimizer.g_lr = 2e-4
-  config.nlmeans.patch_size = 5
-  config.nlmeans.patch_distance = 6
   return inpaint_digits.apply_variants(config, variant)

@@ -27,6 +27,4 @@ def get_config(variant: str = ""):
   config.model.depth = 3
   config.model.dilations = (1, 2)
   config.model.d_layers = 2
-  config.nlmeans.patch_size = 5
-  config.nlmeans.patch_distance = 6
   return inpaint_digits.apply_variants(config, variant)
