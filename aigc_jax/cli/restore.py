@@ -57,15 +57,6 @@ def _common_arguments(p):
 
 # ------------------------------------------------------------------------ inputs and outputs
 
-def _read_inputs(path):
-  from aigc_jax.data import image_folder
-  if not os.path.exists(path):
-    raise UserError(f"--input {path!r} does not exist")
-  if os.path.isdir(path):
-    return image_folder.load_image_folder(path), True
-  return [(os.path.basename(path), image_folder.read_image(path))], False
-
-
 def _output_paths(inputs, out, is_folder):
   if not is_folder:
     return [out]
@@ -97,7 +88,8 @@ def _restore_run(workdir, mode):
 
 def _setup(args, mode):
   """(inputs, output paths, run config or None, state or None, nlmeans parameters)."""
-  inputs, is_folder = _read_inputs(args.input)
+  from aigc_jax.data import image_folder
+  inputs, is_folder = image_folder.read_inputs(args.input)
   config = state = None
   if args.method == "model":
     if not args.workdir:

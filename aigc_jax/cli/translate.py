@@ -51,14 +51,11 @@ def _save(image, path):
 def _translate(args):
   from aigc_jax.data import image_folder
   from aigc_jax.train import cyclegan
-  if not os.path.exists(args.input):
-    raise UserError(f"--input {args.input!r} does not exist")
   # Read the inputs first: a bad path should not wait for the checkpoint to load.
-  if os.path.isdir(args.input):
-    inputs = image_folder.load_image_folder(args.input)
+  inputs, is_folder = image_folder.read_inputs(args.input)
+  if is_folder:
     outputs = [os.path.join(args.out, os.path.splitext(name)[0] + ".png") for name, _ in inputs]
   else:
-    inputs = [(os.path.basename(args.input), image_folder.read_image(args.input))]
     outputs = [args.out]
   config, state = _restore_cyclegan(args.workdir)
   for (_, image), path in zip(inputs, outputs):

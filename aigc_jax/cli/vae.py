@@ -9,11 +9,8 @@ its reconstruction (decoded from the posterior mean). `interpolate` writes `--ro
 of `--steps` images, each a spherical walk between two prior samples.
 """
 
-import os
-
 from aigc_jax.errors import UserError
 
-_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 _PAIRS_PER_ROW = 8
 
 
@@ -61,30 +58,16 @@ def _labels(text):
   return [s.strip() for s in text.split(",") if s.strip()] if text else None
 
 
-def _image_paths(path):
-  if os.path.isdir(path):
-    paths = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(_IMAGE_EXTENSIONS))
-    if not paths:
-      raise UserError(f"no images ({', '.join(_IMAGE_EXTENSIONS)}) in folder {path!r}")
-    return paths
-  if not os.path.isfile(path):
-    raise UserError(f"no such file or folder: {path!r}")
-  return [path]
-
-
-def _read_images(paths, resolution: int, channels: int):
-  """Image files -> uint8 [N, resolution, resolution, channels], resized as the pipeline does."""
+def _read_images(path, resolution: int, channels: int):
+  """An image file or folder -> uint8 [N, resolution, resolution, channels], resized as
+  the training pipeline does."""
   import numpy as np
-  from PIL import Image, UnidentifiedImageError
-  from aigc_jax.data import pipeline
+  from PIL import Image
+  from aigc_jax.data import image_folder, pipeline
   out = []
-  for path in paths:
-    try:
-      with Image.open(path) as pil:
-        array = np.asarray(pil.convert("L" if channels == 1 else "RGB"))
-    except (OSError, UnidentifiedImageError) as e:
-      raise UserError(f"cannot read image {path!r}: {e}") from e
-    out.append(pipeline.resize_uint8(array.reshape(*array.shape[:2], channels), resolution))
+  for _, rgb in image_folder.read_inputs(path)[0]:
+    array = np.asarray(Image.fromarray(rgb).convert("L"))[..., None] if channels == 1 else rgb
+    out.append(pipeline.resize_uint8(array, resolution))
   return np.stack(out)
 
 
@@ -100,7 +83,7 @@ def _reconstruct(args):
   import numpy as np
   from aigc_jax.train import vae
   config, state = _restore_vae(args.workdir)
-  inputs = _read_images(_image_paths(args.input), config.data.resolution, config.data.channels)
+  inputs = _read_images(args.input, config.data.resolution, config.data.channels)
   names = _labels(args.labels)
   if names and len(names) not in (1, len(inputs)):
     raise UserError(f"--labels gives {len(names)} labels for {len(inputs)} images; give one or one each")

@@ -1,4 +1,8 @@
-"""Reading a folder of image files into uint8 RGB arrays, skipping what cannot be read.
+"""Reading image files and folders into uint8 RGB arrays, skipping what cannot be read.
+
+Every command that reads user images goes through here: `aigc translate`, `inpaint`,
+`denoise`, `reconstruct` (`read_inputs`), CycleGAN's folder source
+(`load_image_folder`), and `aigc stats` / `eval` on a folder (`image_files`, recursive).
 
 A real folder of photos holds the odd file that is not an image (a README, a half
 downloaded JPEG, a `Thumbs.db`): each such file is skipped with a warning that names it,
@@ -52,3 +56,38 @@ def load_image_folder(path) -> list[tuple[str, np.ndarray]]:
   if not images:
     raise UserError(f"no readable images in {path}")
   return images
+
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def image_files(folder) -> list[str]:
+  """The paths of the image files (by extension) under `folder`, recursively.
+
+  Sorted (folders walked in sorted order), so every machine reads them in one order.
+  Raises UserError if `folder` is not a folder or holds no image file.
+  """
+  folder = os.fspath(folder)
+  if not os.path.isdir(folder):
+    raise UserError(f"not a folder: {folder}")
+  paths = []
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    paths += [os.path.join(root, f) for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+  if not paths:
+    raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {folder}")
+  return paths
+
+
+def read_inputs(path) -> tuple[list[tuple[str, np.ndarray]], bool]:
+  """A command's `--input`: an image file or a folder of them.
+
+  Returns ([(file name, uint8 [H, W, 3])], whether `path` is a folder); a folder is read
+  with `load_image_folder`. Raises UserError if `path` does not exist.
+  """
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise UserError(f"--input {path!r} does not exist")
+  if os.path.isdir(path):
+    return load_image_folder(path), True
+  return [(os.path.basename(path), read_image(path))], False

@@ -17,7 +17,6 @@ from aigc_jax.metrics.scores import inception_score, kernel_inception_distance
 WEIGHTS_ENV = "AIGC_INCEPTION_WEIGHTS"
 TORCH_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
 METRICS = ("fid", "is", "kid")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 _HOW_TO_GET = (f"get pytorch-fid's {TORCH_WEIGHTS}, convert it with "
                f"`aigc convert-inception {TORCH_WEIGHTS} inception_fid.safetensors`, then pass "
@@ -45,31 +44,6 @@ def require_inception_weights(path_or_none=None) -> str:
 # ------------------------------------------------------------------------ folders
 
 
-def _image_paths(folder) -> list[str]:
-  folder = os.fspath(folder)
-  if not os.path.isdir(folder):
-    raise UserError(f"not a folder: {folder}")
-  paths = []
-  for root, dirs, files in os.walk(folder):
-    dirs.sort()  # os.walk descends in this order: sorted, so runs are reproducible
-    paths += [os.path.join(root, f) for f in sorted(files)
-              if f.lower().endswith(IMAGE_EXTENSIONS)]
-  if not paths:
-    raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {folder}")
-  return paths
-
-
-def _read_rgb(path) -> np.ndarray | None:
-  """uint8 [H, W, 3] (grey and palette images become RGB, alpha is dropped), or None."""
-  from PIL import Image
-  try:
-    with Image.open(path) as image:
-      return np.asarray(image.convert("RGB"))
-  except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError is an OSError
-    warnings.warn(f"skipping unreadable image {path}: {e}", stacklevel=3)
-    return None
-
-
 def iter_image_folder(folder, batch_size: int = 50) -> Iterator[np.ndarray]:
   """Yields uint8 [B, H, W, 3] batches of the images under `folder`, recursively.
 
@@ -77,10 +51,13 @@ def iter_image_folder(folder, batch_size: int = 50) -> Iterator[np.ndarray]:
   (each size is one batch shape; resizing to 299 happens later, on the device).
   Unreadable files are skipped with a warning naming them.
   """
+  from aigc_jax.data import image_folder
   batch = []
-  for path in _image_paths(folder):
-    image = _read_rgb(path)
-    if image is None:
+  for path in image_folder.image_files(folder):
+    try:
+      image = image_folder.read_image(path)
+    except UserError as e:
+      warnings.warn(f"skipping unreadable image {path}: {e.__cause__}", stacklevel=2)
       continue
     if batch and (image.shape != batch[0].shape or len(batch) == batch_size):
       yield np.stack(batch)

@@ -8,6 +8,8 @@ The objective of one step is the beta-weighted negative ELBO, averaged over the 
 with one reparameterised sample per image and the KL in closed form. Logged metrics are
 `loss`, `nelbo` (the same with beta = 1: the true bound), `recon` (-log p(x | z)) and
 `kl`, all in nats per image under the config's pixel model (`aigc_jax.vae_losses`).
+With `compute_dtype` "bfloat16" the networks compute in bf16 while the parameters, the
+optimizer state and the bound's terms stay float32 (`aigc_jax.train.precision`).
 
 `evaluate` reports, on the test split, the negative ELBO and the importance-weighted
 bound (IWAE, Burda et al., 2016) with `k` posterior samples per image, both in nats per
@@ -34,6 +36,7 @@ from aigc_jax import vae_losses
 from aigc_jax.data import pipeline
 from aigc_jax.errors import UserError
 from aigc_jax.models import vae as vae_models
+from aigc_jax.train import precision
 from aigc_jax.train.task import Task
 
 # Key streams derived from config.seed with fold_in (the loop uses 1 for its steps).
@@ -57,7 +60,7 @@ def build_model(config) -> vae_models.VAE:
   options = {k: v for k, v in m.items() if k not in ("name", "num_classes")}
   return vae_models.MODELS[m.name](
       resolution=config.data.resolution, channels=config.data.channels,
-      num_params=build_likelihood(config).num_params, **options)
+      num_params=build_likelihood(config).num_params, dtype=precision.compute_dtype(config), **options)
 
 
 def build_likelihood(config) -> vae_losses.Likelihood:
@@ -189,6 +192,7 @@ def _model_key(config) -> str:
   """What the programs depend on, as a hashable string."""
   parts = {"model": config.model.to_dict(), "likelihood": config.likelihood.to_dict(),
            "resolution": config.data.resolution, "channels": config.data.channels,
+           "compute_dtype": config.get("compute_dtype", "float32"),
            "iwae_chunk": config.get("eval", {}).get("iwae_chunk", 16)}
   return json.dumps(parts, sort_keys=True, default=str)
 
@@ -198,7 +202,7 @@ def _programs_for(key: str) -> _Programs:
   import ml_collections
   parts = json.loads(key)
   config = ml_collections.ConfigDict({
-      "model": parts["model"], "likelihood": parts["likelihood"],
+      "model": parts["model"], "likelihood": parts["likelihood"], "compute_dtype": parts["compute_dtype"],
       "data": {"resolution": parts["resolution"], "channels": parts["channels"]}})
   model, likelihood = build_model(config), build_likelihood(config)
   cond = functools.partial(condition, config)
@@ -256,14 +260,7 @@ def resolve_labels(config, labels, num: int):
     return None
   if not labels:
     return np.arange(num, dtype=np.int32) % k
-  names = pipeline.dataset_info(config.data).label_names or tuple(str(i) for i in range(k))
-  ids = []
-  for label in labels:
-    if label not in names:
-      raise UserError(f"unknown label {label!r} for dataset {config.data.name!r}; "
-                      f"valid labels: {', '.join(names)}")
-    ids.append(names.index(label))
-  return np.resize(np.asarray(ids, np.int32), num)
+  return np.resize(pipeline.dataset_info(config.data).label_indices(labels), num)
 
 
 def decode_latents(config, state: VAEState, z, labels=None) -> np.ndarray:

@@ -32,7 +32,7 @@ def test_sample_with_labels(trained, tmp_path, capsys):
   # 2x2 grid of 8x8 images with 2-pixel padding, upscaled 8x.
   assert np.asarray(Image.open(out)).shape[:2] == ((2 * 10 + 2) * 8,) * 2
   code, err = _error(capsys, ["sample", "--workdir", trained, "--labels", "three", "--out", out])
-  assert code == 2 and "unknown label 'three'" in err and "valid labels: 0, 1," in err
+  assert code == 2 and "unknown label(s) 'three'" in err and "valid labels: 0, 1," in err
   assert len(err.splitlines()) == 1
 
 

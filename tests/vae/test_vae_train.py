@@ -55,7 +55,7 @@ def test_conditional_sampling_with_labels(short_run):
   assert threes.shape == (5, 8, 8, 1) and threes.dtype == np.uint8
   np.testing.assert_array_equal(vae.resolve_labels(config, ["3", "7"], 5), [3, 7, 3, 7, 3])
   assert not np.array_equal(threes, vae.generate(config, state, key, 5, labels=["7"]))
-  with pytest.raises(UserError, match="unknown label 'x'.*valid labels: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"):
+  with pytest.raises(UserError, match=r"unknown label\(s\) 'x'.*valid labels: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"):
     vae.generate(config, state, key, 5, labels=["x"])
   with pytest.raises(UserError, match="attributes"):
     vae.generate(config, state, key, 5, attributes=["Smiling"])
