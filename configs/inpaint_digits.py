@@ -26,11 +26,11 @@ def get_config(variant: str = ""):
   config = common.get_config()
   config.task = "restoration"
   config.mode = "inpaint"
-  config.num_steps = 2000
+  config.num_steps = 1000
   config.batch_size = 64
   config.log_every = 50
-  config.sample_every = 500
-  config.checkpoint_every = 500
+  config.sample_every = 250
+  config.checkpoint_every = 250
   config.num_grid_samples = 8
 
   config.data = ml_collections.ConfigDict()

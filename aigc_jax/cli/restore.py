@@ -72,17 +72,14 @@ def _save(image, path):
 
 
 def _restore_run(workdir, mode):
-  from aigc_jax import configlib
-  from aigc_jax.train import checkpoint, loop, sharding
-  from aigc_jax.train.task import get_task
-  config = configlib.config_from_workdir(workdir)
-  if config.get("task") != "restoration" or config.get("mode") != mode:
-    kind = config.get("mode") if config.get("task") == "restoration" else config.get("task")
-    raise UserError(f"{workdir!r} holds a {kind!r} run; `aigc {mode}` needs a {mode} run "
-                    f"(e.g. configs/{mode}_digits.py), or use --method nlmeans")
-  ckpt = checkpoint.open_for_reading(workdir)
-  state = ckpt.restore(loop.init_state(get_task("restoration"), config, sharding.make_mesh()))
-  ckpt.close()
+  from aigc_jax.train import loop
+
+  def check(config):
+    if config.get("task") != "restoration" or config.get("mode") != mode:
+      kind = config.get("mode") if config.get("task") == "restoration" else config.get("task")
+      raise UserError(f"{workdir!r} holds a {kind!r} run; `aigc {mode}` needs a {mode} run "
+                      f"(e.g. configs/{mode}_digits.py), or use --method nlmeans")
+  config, _, state = loop.restore_run(workdir, check)
   return config, state
 
 

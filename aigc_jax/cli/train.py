@@ -53,16 +53,8 @@ def _train(args):
 
 
 def _restore(workdir):
-  from aigc_jax import configlib
-  from aigc_jax.train import checkpoint, loop, sharding
-  from aigc_jax.train.task import get_task
-  config = configlib.config_from_workdir(workdir)
-  ckpt = checkpoint.open_for_reading(workdir)
-  task = get_task(config.task)
-  mesh = sharding.make_mesh()
-  state = ckpt.restore(loop.init_state(task, config, mesh))
-  ckpt.close()
-  return config, task, state
+  from aigc_jax.train import loop
+  return loop.restore_run(workdir)
 
 
 def _split_list(text):

@@ -27,16 +27,13 @@ def register(subparsers):
 
 
 def _restore_cyclegan(workdir):
-  from aigc_jax import configlib
-  from aigc_jax.train import checkpoint, loop, sharding
-  from aigc_jax.train.task import get_task
-  config = configlib.config_from_workdir(workdir)
-  if config.get("task") != "cyclegan":
-    raise UserError(f"{workdir!r} is a {config.get('task')!r} run; `aigc translate` needs a CycleGAN run "
-                    f"(e.g. trained with configs/cyclegan_photos.py)")
-  ckpt = checkpoint.open_for_reading(workdir)
-  state = ckpt.restore(loop.init_state(get_task("cyclegan"), config, sharding.make_mesh()))
-  ckpt.close()
+  from aigc_jax.train import loop
+
+  def check(config):
+    if config.get("task") != "cyclegan":
+      raise UserError(f"{workdir!r} is a {config.get('task')!r} run; `aigc translate` needs a CycleGAN run "
+                      f"(e.g. trained with configs/cyclegan_photos.py)")
+  config, _, state = loop.restore_run(workdir, check)
   return config, state
 
 

@@ -40,17 +40,13 @@ def register(subparsers):
 
 
 def _restore_vae(workdir):
-  from aigc_jax import configlib
-  from aigc_jax.train import checkpoint, loop, sharding
-  from aigc_jax.train.task import get_task
-  config = configlib.config_from_workdir(workdir)
-  if config.get("task") != "vae":
-    raise UserError(f"{workdir!r} is a {config.get('task')!r} run; this command needs a VAE run "
-                    f"(e.g. trained with configs/vae_digits.py)")
-  ckpt = checkpoint.open_for_reading(workdir)
-  task = get_task("vae")
-  state = ckpt.restore(loop.init_state(task, config, sharding.make_mesh()))
-  ckpt.close()
+  from aigc_jax.train import loop
+
+  def check(config):
+    if config.get("task") != "vae":
+      raise UserError(f"{workdir!r} is a {config.get('task')!r} run; this command needs a VAE run "
+                      f"(e.g. trained with configs/vae_digits.py)")
+  config, _, state = loop.restore_run(workdir, check)
   return config, state
 
 

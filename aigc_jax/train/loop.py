@@ -52,6 +52,27 @@ def init_state(task, config, mesh):
   return jax.jit(lambda k: task.init_state(config, k), out_shardings=sharding.replicated(mesh))(init_key)
 
 
+def restore_run(workdir: str, check=None):
+  """(config, task, state) of the latest checkpoint of a training workdir.
+
+  `check(config)`, if given, runs before anything is read from the checkpoint (a
+  command raises a UserError there when the run is not of the kind it needs). A
+  workdir without a checkpoint, or whose checkpoint does not fit its config, is a
+  UserError.
+  """
+  from aigc_jax import configlib
+  config = configlib.config_from_workdir(workdir)
+  if check is not None:
+    check(config)
+  ckpt = checkpoint.open_for_reading(workdir)
+  task = get_task(config.task)
+  try:
+    state = ckpt.restore(init_state(task, config, sharding.make_mesh()))
+  finally:
+    ckpt.close()
+  return config, task, state
+
+
 def compile_train_step(task, config, mesh):
   """The task's train step, jitted with shardings and the state's buffers donated."""
   rep, data = sharding.replicated(mesh), sharding.data_sharded(mesh)
