@@ -57,6 +57,22 @@ def test_inpaint_with_the_model_keeps_size_and_known_pixels(trained, photo, tmp_
   assert np.abs(restored[..., 0][known].astype(np.float32) - luma[known]).max() <= 0.5 + 1e-3
 
 
+def test_denoise_with_the_model_keeps_size(trained, photo, tmp_path, capsys):
+  # The same network serves both modes: a copy of the run relabelled as a denoising run.
+  import shutil
+  workdir = str(tmp_path / "denoise_run")
+  shutil.copytree(trained, workdir)
+  with open(os.path.join(workdir, "config.json")) as f:
+    config = json.load(f)
+  config["mode"] = "denoise"
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    json.dump(config, f)
+  out = tmp_path / "den.png"
+  assert main(["denoise", "--workdir", workdir, "--input", str(photo), "--sigma", "0.1", "--out", str(out)]) == 0
+  assert np.asarray(Image.open(out)).shape == (19, 23, 3)
+  assert "trained on noise sigma 0.2" in capsys.readouterr().err  # The smoke run's sigma.
+
+
 def test_nlmeans_needs_no_run_and_folders_write_one_png_each(photo, tmp_path):
   folder = tmp_path / "inputs"
   folder.mkdir()
