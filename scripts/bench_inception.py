@@ -2,14 +2,13 @@
 
   python scripts/bench_inception.py --num-images 64 --size 64 --batch-size 32
 
+The same as `aigc bench --only inception` (`aigc_jax.bench.harness.inception_row`).
 Random weights (timing does not depend on them); needs torch, torchvision, pytorch-fid.
 """
 
 import argparse
 
-import numpy as np
-
-from aigc_jax.metrics import bench, inception
+from aigc_jax.bench import harness
 
 
 def main():
@@ -20,22 +19,10 @@ def main():
   parser.add_argument("--rounds", type=int, default=3)
   parser.add_argument("--torch-device", default="cpu")
   args = parser.parse_args()
-
-  import jax
-  import torch
-  images = np.random.default_rng(0).integers(
-      0, 256, (args.num_images, args.size, args.size, 3), dtype=np.uint8)
-  fns = {
-      "aigc_jax (JAX)": bench.jax_pool3_fn(inception.init_variables(0), args.batch_size),
-      "pytorch-fid": bench.pytorch_fid_pool3_fn(args.batch_size, args.torch_device),
-  }
-  rates = bench.compare_throughput(fns, images, args.rounds)
-  print(f"{args.num_images} images {args.size}x{args.size} -> 299, batch {args.batch_size}; "
-        f"jax on {jax.devices()[0].device_kind}, torch on {args.torch_device} "
-        f"({torch.get_num_threads()} threads)")
-  print(f"{'implementation':<16} {'median img/s':>12}   rounds")
-  for name, r in rates.items():
-    print(f"{name:<16} {np.median(r):>12.1f}   {' '.join(f'{x:.1f}' for x in r)}")
+  opts = harness.Options(rows=("inception",), rounds=args.rounds, torch_device=args.torch_device,
+                         inception_images=args.num_images, inception_size=args.size,
+                         inception_batch=args.batch_size)
+  print(harness.format_table(harness.inception_row(opts)))
 
 
 if __name__ == "__main__":

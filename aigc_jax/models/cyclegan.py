@@ -19,12 +19,21 @@ Images are NHWC float32 in [-1, 1]. Both networks are fully convolutional: the g
 takes any height and width that are multiples of 4 (at least 8) and returns the same
 size; the discriminator returns a map of patch scores [B, h, w, 1] (30x30 at 256x256),
 each seeing a 70x70 receptive field, as raw scores (least-squares targets 1 and 0).
+
+`dtype` is the dtype both networks compute in (bfloat16 for mixed precision); the
+parameters stay float32, and images and scores come out as float32 whatever it is.
+The generator's transposed convolutions run as four phase convolutions
+(`upsample="subpixel"`, see `aigc_jax.models.upsample`), 7-10x faster on a CPU than
+the input-dilated `nn.ConvTranspose` (`upsample="dilated"`), with the same parameters.
 """
 
 import functools
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
+
+from aigc_jax.models import upsample as up
 
 _conv_init = nn.initializers.normal(0.02)
 Conv = functools.partial(nn.Conv, kernel_init=_conv_init, bias_init=nn.initializers.zeros)
@@ -46,14 +55,15 @@ def reflect_pad(x, pad: int):
 
 class ResnetBlock(nn.Module):
   """x + [pad, conv3x3, norm, ReLU, pad, conv3x3, norm](x): same shape in and out."""
+  dtype: Any = None  # The computation's dtype; None: that of the input.
 
   @nn.compact
   def __call__(self, x):
     features = x.shape[-1]
-    y = Conv(features, (3, 3), padding="VALID")(reflect_pad(x, 1))
-    y = nn.relu(InstanceNorm()(y))
-    y = Conv(features, (3, 3), padding="VALID")(reflect_pad(y, 1))
-    return x + InstanceNorm()(y)
+    y = Conv(features, (3, 3), padding="VALID", dtype=self.dtype)(reflect_pad(x, 1))
+    y = nn.relu(InstanceNorm(dtype=self.dtype)(y))
+    y = Conv(features, (3, 3), padding="VALID", dtype=self.dtype)(reflect_pad(y, 1))
+    return x + InstanceNorm(dtype=self.dtype)(y)
 
 
 class ResnetGenerator(nn.Module):
@@ -68,22 +78,32 @@ class ResnetGenerator(nn.Module):
   ngf: int = 64
   n_blocks: int = 9
   out_channels: int = 3
+  upsample: str = "subpixel"  # Or "dilated": nn.ConvTranspose, the same function.
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
-    x = Conv(self.ngf, (7, 7), padding="VALID")(reflect_pad(x, 3))
-    x = nn.relu(InstanceNorm()(x))
+    dt = self.dtype
+    x = Conv(self.ngf, (7, 7), padding="VALID", dtype=dt)(reflect_pad(x.astype(dt), 3))
+    x = nn.relu(InstanceNorm(dtype=dt)(x))
     for mult in (2, 4):
-      x = Conv(self.ngf * mult, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))(x)
-      x = nn.relu(InstanceNorm()(x))
+      x = Conv(self.ngf * mult, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), dtype=dt)(x)
+      x = nn.relu(InstanceNorm(dtype=dt)(x))
     for _ in range(self.n_blocks):
-      x = ResnetBlock()(x)
-    for mult in (2, 1):
-      x = nn.ConvTranspose(self.ngf * mult, (3, 3), strides=(2, 2), padding=_UP_PADDING,
-                           transpose_kernel=True, kernel_init=_conv_init)(x)
-      x = nn.relu(InstanceNorm()(x))
-    x = Conv(self.out_channels, (7, 7), padding="VALID")(reflect_pad(x, 3))
-    return jnp.tanh(x)
+      x = ResnetBlock(dtype=dt)(x)
+    for i, mult in enumerate((2, 1)):
+      name = f"ConvTranspose_{i}"  # What nn.ConvTranspose is called, in both lowerings.
+      if self.upsample == "dilated":
+        x = nn.ConvTranspose(self.ngf * mult, (3, 3), strides=(2, 2), padding=_UP_PADDING,
+                             transpose_kernel=True, kernel_init=_conv_init, dtype=dt, name=name)(x)
+      elif self.upsample == "subpixel":
+        x = up.SubpixelConvTranspose(self.ngf * mult, 3, padding=_UP_PADDING[0], transpose_kernel=True,
+                                     use_bias=True, kernel_init=_conv_init, dtype=dt, name=name)(x)
+      else:
+        raise ValueError(f"unknown upsample {self.upsample!r}; choose subpixel or dilated")
+      x = nn.relu(InstanceNorm(dtype=dt)(x))
+    x = Conv(self.out_channels, (7, 7), padding="VALID", dtype=dt)(reflect_pad(x, 3))
+    return jnp.tanh(x).astype(jnp.float32)
 
 
 class PatchDiscriminator(nn.Module):
@@ -95,12 +115,14 @@ class PatchDiscriminator(nn.Module):
   """
   ndf: int = 64
   n_layers: int = 3
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
-    x = nn.leaky_relu(Conv(self.ndf, (4, 4), strides=(2, 2), padding=_D_PADDING)(x), 0.2)
+    dt = self.dtype
+    x = nn.leaky_relu(Conv(self.ndf, (4, 4), strides=(2, 2), padding=_D_PADDING, dtype=dt)(x), 0.2)
     for n in range(1, self.n_layers + 1):
       stride = 2 if n < self.n_layers else 1
-      x = Conv(self.ndf * min(2**n, 8), (4, 4), strides=(stride, stride), padding=_D_PADDING)(x)
-      x = nn.leaky_relu(InstanceNorm()(x), 0.2)
-    return Conv(1, (4, 4), padding=_D_PADDING)(x)
+      x = Conv(self.ndf * min(2**n, 8), (4, 4), strides=(stride, stride), padding=_D_PADDING, dtype=dt)(x)
+      x = nn.leaky_relu(InstanceNorm(dtype=dt)(x), 0.2)
+    return Conv(1, (4, 4), padding=_D_PADDING, dtype=dt)(x).astype(jnp.float32)

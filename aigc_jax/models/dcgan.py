@@ -20,14 +20,23 @@ same parameters and names):
 
 Images are NHWC float32 in [-1, 1]. The resolution must be 4 * 2**k with k >= 1.
 BatchNorm momentum is 0.9, PyTorch's default of 0.1 written the Flax way.
+
+Speed: the generator computes its transposed convolutions without multiplying the
+zeros of an input-dilated convolution (`upsample="subpixel"`, the default; see
+`aigc_jax.models.upsample`). The same parameters, names and function as the
+straightforward `nn.ConvTranspose` layers, which `upsample="dilated"` keeps (tests check
+that both give the same images). `dtype` is the dtype the networks compute in
+("bfloat16" for mixed precision); parameters stay float32 and the outputs (images,
+logits) are float32 whatever it is.
 """
 
 import math
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-from aigc_jax.models import layers
+from aigc_jax.models import layers, upsample as up
 
 # PyTorch's ConvTranspose2d(k=4, s=2, p=1) doubles the size; as a fractionally strided
 # convolution that is padding k - 1 - p = 2 on each side of the dilated input.
@@ -36,6 +45,8 @@ _UP_PADDING = ((2, 2), (2, 2))
 _conv_init = nn.initializers.normal(0.02)
 # Discriminator conditioning modes (`conditioning`).
 D_CONDITIONING = ("concat", "projection")
+# How the generator computes its transposed convolutions (`upsample`).
+UPSAMPLE = ("subpixel", "dilated")
 
 
 def num_stages(resolution: int) -> int:
@@ -52,6 +63,7 @@ class Generator(nn.Module):
   With `cond_dim > 0`, `y` is required: a bias-free Dense layer maps it to an
   `embed_dim`-vector (for a one-hot y, a learned per-class embedding, initialised N(0, 1)
   like z) that is concatenated to z; with `cbn` every BatchNorm is also conditional.
+  `upsample` names the lowering of the transposed convolutions (`UPSAMPLE`).
   """
   resolution: int = 32
   channels: int = 3
@@ -59,28 +71,41 @@ class Generator(nn.Module):
   cond_dim: int = 0
   embed_dim: int = 32
   cbn: bool = False
+  upsample: str = "subpixel"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, y=None, train: bool = True):
     n = num_stages(self.resolution)
+    if self.upsample not in UPSAMPLE:
+      raise ValueError(f"unknown upsample {self.upsample!r}; choose one of {', '.join(UPSAMPLE)}")
     if self.cond_dim:
       y = _check_condition(y, z.shape[0], self.cond_dim)
       embedding = nn.Dense(self.embed_dim, use_bias=False, kernel_init=nn.initializers.normal(1.0),
-                           name="embed")(y)
-      z = jnp.concatenate([z, embedding.astype(z.dtype)], axis=-1)
-    x = z.reshape(z.shape[0], 1, 1, z.shape[-1])
-    x = nn.ConvTranspose(self.base_features * 2**(n - 1), (4, 4), padding="VALID",
-                         use_bias=False, kernel_init=_conv_init)(x)
+                           dtype=self.dtype, name="embed")(y)
+      z = jnp.concatenate([z.astype(embedding.dtype), embedding], axis=-1)
+    # The layers keep the names nn.ConvTranspose would get, so that both lowerings have
+    # the same parameter tree (and, from one key, the same initial values).
+    width = self.base_features * 2**(n - 1)
+    if self.upsample == "dilated":
+      x = nn.ConvTranspose(width, (4, 4), padding="VALID", use_bias=False, kernel_init=_conv_init,
+                           dtype=self.dtype, name="ConvTranspose_0")(z.reshape(z.shape[0], 1, 1, z.shape[-1]))
+    else:
+      x = up.LatentProjection(width, kernel_init=_conv_init, dtype=self.dtype, name="ConvTranspose_0")(z)
     for i in range(n):
       if self.cbn and self.cond_dim:
-        x = layers.ConditionalBatchNorm(use_running_average=not train)(x, y)
+        x = layers.ConditionalBatchNorm(use_running_average=not train, dtype=self.dtype)(x, y)
       else:
-        x = layers.BatchNorm(use_running_average=not train, scale_init=layers.bn_scale_init)(x)
+        x = layers.BatchNorm(use_running_average=not train, scale_init=layers.bn_scale_init, dtype=self.dtype)(x)
       x = nn.relu(x)
       features = self.channels if i == n - 1 else self.base_features * 2**(n - 2 - i)
-      x = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding=_UP_PADDING,
-                           use_bias=False, kernel_init=_conv_init)(x)
-    return jnp.tanh(x)
+      name = f"ConvTranspose_{i + 1}"
+      if self.upsample == "dilated":
+        x = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding=_UP_PADDING, use_bias=False,
+                             kernel_init=_conv_init, dtype=self.dtype, name=name)(x)
+      else:
+        x = up.SubpixelConvTranspose(features, kernel_init=_conv_init, dtype=self.dtype, name=name)(x)
+    return jnp.tanh(x).astype(jnp.float32)
 
 
 class Discriminator(nn.Module):
@@ -96,6 +121,7 @@ class Discriminator(nn.Module):
   spectral_norm: bool = False
   cond_dim: int = 0
   conditioning: str = "projection"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, y=None, train: bool = True):
@@ -114,15 +140,15 @@ class Discriminator(nn.Module):
     sn = lambda layer, h: layers.spectral(layer, h, enabled=self.spectral_norm, update_stats=train)
     for i in range(n):
       x = sn(nn.Conv(self.base_features * 2**i, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                     use_bias=use_bias, kernel_init=_conv_init), x)
+                     use_bias=use_bias, kernel_init=_conv_init, dtype=self.dtype), x)
       if i > 0 and norm is not None:
-        x = norm(train)(x)
+        x = norm(train, self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
     features = x
-    x = sn(nn.Conv(1, (4, 4), padding="VALID", use_bias=use_bias, kernel_init=_conv_init), x)
-    logits = x.reshape(x.shape[0])
+    x = sn(nn.Conv(1, (4, 4), padding="VALID", use_bias=use_bias, kernel_init=_conv_init, dtype=self.dtype), x)
+    logits = x.reshape(x.shape[0]).astype(jnp.float32)
     if self.cond_dim and self.conditioning == "projection":
-      pooled = jnp.sum(features, axis=(1, 2))  # [B, C]
+      pooled = jnp.sum(features.astype(jnp.float32), axis=(1, 2))  # [B, C]
       embedding = sn(nn.Dense(pooled.shape[-1], use_bias=False, kernel_init=_conv_init, name="projection"), y)
       logits = logits + jnp.sum(embedding * pooled, axis=-1)
     return logits

@@ -6,11 +6,13 @@ multi-hot vector for attributes (the sum of the embeddings of the attributes pre
 """
 
 import functools
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-# BatchNorm as in the DCGAN reference: PyTorch's momentum 0.1 written the Flax way.
+# BatchNorm as in the DCGAN reference: PyTorch's momentum 0.1 written the Flax way. With a
+# bfloat16 `dtype` it still reduces (and keeps its running statistics) in float32.
 BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
 
 
@@ -42,28 +44,32 @@ class ConditionalBatchNorm(nn.Module):
   1) and beta at 0, so at initialisation it is plain BatchNorm.
   """
   use_running_average: bool = False
+  dtype: Any = None  # The computation's dtype; None: that of the inputs.
 
   @nn.compact
   def __call__(self, x, y):
     c = x.shape[-1]
-    x = BatchNorm(use_running_average=self.use_running_average, use_scale=False, use_bias=False)(x)
-    gamma = nn.Dense(c, use_bias=False, kernel_init=nn.initializers.normal(0.02), name="gamma")(y)
-    beta = nn.Dense(c, use_bias=False, kernel_init=nn.initializers.zeros, name="beta")(y)
+    x = BatchNorm(use_running_average=self.use_running_average, use_scale=False, use_bias=False,
+                  dtype=self.dtype)(x)
+    gamma = nn.Dense(c, use_bias=False, kernel_init=nn.initializers.normal(0.02), dtype=self.dtype,
+                     name="gamma")(y)
+    beta = nn.Dense(c, use_bias=False, kernel_init=nn.initializers.zeros, dtype=self.dtype, name="beta")(y)
     return x * (1.0 + gamma[:, None, None, :]) + beta[:, None, None, :]
 
 
-def _layer_norm(train: bool):
+def _layer_norm(train: bool, dtype=None):
   del train  # Per-example statistics: the same in training and evaluation.
   # Normalise each example over H, W and C (as WGAN-GP's critic does), with a learned
   # per-channel scale and shift.
-  return nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1, epsilon=1e-5)
+  return nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1, epsilon=1e-5, dtype=dtype)
 
 
-def _batch_norm(train: bool):
-  return BatchNorm(use_running_average=not train, scale_init=bn_scale_init)
+def _batch_norm(train: bool, dtype=None):
+  return BatchNorm(use_running_average=not train, scale_init=bn_scale_init, dtype=dtype)
 
 
-# Discriminator normalisations by name (`model.d_norm`): factories `train -> callable`.
+# Discriminator normalisations by name (`model.d_norm`): factories
+# `(train, dtype=None) -> callable`, dtype the computation's (None: the input's).
 # None means no normalisation. BatchNorm mixes the examples of a batch, which a
 # per-example gradient penalty (WGAN-GP, R1) assumes does not happen.
 NORMS = {

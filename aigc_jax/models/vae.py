@@ -14,13 +14,17 @@ Images are NHWC float32 in [-1, 1]. The decoder returns [B, H, W, C, num_params]
 number of parameters per subpixel is set by the pixel model (1 for Bernoulli logits, 2
 for a location and log-scale).
 
-`conv_vae` and `mlp_vae` build the two families; `MODELS` names them for configs.
+`conv_vae` and `mlp_vae` build the two families; `MODELS` names them for configs. Their
+`dtype` is the dtype the networks compute in (bfloat16 for mixed precision): parameters
+stay float32, and the outputs (mean, logvar, pixel parameters) are float32 whatever it is.
 """
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+
+from aigc_jax.models import upsample as up
 
 
 def _join_condition_channels(x, cond):
@@ -37,6 +41,13 @@ def _join_condition(v, cond):
   return v if cond is None else jnp.concatenate([v, cond.astype(v.dtype)], axis=-1)
 
 
+def _gaussian_heads(x, latent_dim: int, dtype):
+  """The posterior's (mean, logvar) from features x [B, N], each float32 [B, latent_dim]."""
+  mean = nn.Dense(latent_dim, dtype=dtype, name="mean")(x)
+  logvar = nn.Dense(latent_dim, dtype=dtype, name="logvar")(x)
+  return mean.astype(jnp.float32), logvar.astype(jnp.float32)
+
+
 class ConvEncoder(nn.Module):
   """x [B, R, R, C] in [-1, 1] (+ cond [B, K]) -> (mean, logvar), each float [B, latent_dim].
 
@@ -46,14 +57,15 @@ class ConvEncoder(nn.Module):
   latent_dim: int
   features: Sequence[int] = (32, 64)
   hidden: int = 256
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, cond=None):
     x = _join_condition_channels(x, cond)
     for f in self.features:
-      x = nn.swish(nn.Conv(f, (3, 3), strides=(2, 2))(x))
-    x = nn.swish(nn.Dense(self.hidden)(x.reshape(x.shape[0], -1)))
-    return nn.Dense(self.latent_dim, name="mean")(x), nn.Dense(self.latent_dim, name="logvar")(x)
+      x = nn.swish(nn.Conv(f, (3, 3), strides=(2, 2), dtype=self.dtype)(x))
+    x = nn.swish(nn.Dense(self.hidden, dtype=self.dtype)(x.reshape(x.shape[0], -1)))
+    return _gaussian_heads(x, self.latent_dim, self.dtype)
 
 
 class ConvDecoder(nn.Module):
@@ -62,12 +74,17 @@ class ConvDecoder(nn.Module):
   The mirror of `ConvEncoder`: a dense layer to a (R / 2**n)-square map with
   `features[-1]` channels, then one stride-2 4x4 transposed convolution per entry of
   `features` (last to first), and a 3x3 convolution to `channels * num_params`.
+  `upsample` "subpixel" computes the transposed convolutions as four phase convolutions
+  (`aigc_jax.models.upsample`), "dilated" as `nn.ConvTranspose`: the same function and
+  parameters.
   """
   resolution: int
   channels: int
   num_params: int
   features: Sequence[int] = (32, 64)
   hidden: int = 256
+  upsample: str = "subpixel"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, cond=None):
@@ -76,26 +93,36 @@ class ConvDecoder(nn.Module):
     if size * 2**n != self.resolution:
       raise ValueError(f"resolution {self.resolution} is not divisible by 2**{n} "
                        f"(one halving per entry of features={tuple(self.features)})")
-    x = nn.swish(nn.Dense(self.hidden)(_join_condition(z, cond)))
-    x = nn.swish(nn.Dense(size * size * self.features[-1])(x))
+    x = nn.swish(nn.Dense(self.hidden, dtype=self.dtype)(_join_condition(z, cond)))
+    x = nn.swish(nn.Dense(size * size * self.features[-1], dtype=self.dtype)(x))
     x = x.reshape(x.shape[0], size, size, self.features[-1])
-    for f in reversed(self.features):
-      x = nn.swish(nn.ConvTranspose(f, (4, 4), strides=(2, 2), padding="SAME")(x))
-    x = nn.Conv(self.channels * self.num_params, (3, 3))(x)
-    return x.reshape(*x.shape[:3], self.channels, self.num_params)
+    for i, f in enumerate(reversed(self.features)):
+      name = f"ConvTranspose_{i}"  # What nn.ConvTranspose is called, in both lowerings.
+      if self.upsample == "dilated":
+        x = nn.ConvTranspose(f, (4, 4), strides=(2, 2), padding="SAME", dtype=self.dtype, name=name)(x)
+      elif self.upsample == "subpixel":
+        # Flax's "SAME" for a 4x4 stride-2 transposed convolution pads the dilated input by 2.
+        x = up.SubpixelConvTranspose(f, 4, padding=(2, 2), use_bias=True, fused=False, dtype=self.dtype,
+                                     name=name)(x)
+      else:
+        raise ValueError(f"unknown upsample {self.upsample!r}; choose subpixel or dilated")
+      x = nn.swish(x)
+    x = nn.Conv(self.channels * self.num_params, (3, 3), dtype=self.dtype)(x)
+    return x.reshape(*x.shape[:3], self.channels, self.num_params).astype(jnp.float32)
 
 
 class MLPEncoder(nn.Module):
   """x [B, R, R, C] (+ cond [B, K]) -> (mean, logvar) [B, latent_dim], through dense layers."""
   latent_dim: int
   hidden: Sequence[int] = (500,)
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, cond=None):
     x = _join_condition(x.reshape(x.shape[0], -1), cond)
     for width in self.hidden:
-      x = nn.relu(nn.Dense(width)(x))
-    return nn.Dense(self.latent_dim, name="mean")(x), nn.Dense(self.latent_dim, name="logvar")(x)
+      x = nn.relu(nn.Dense(width, dtype=self.dtype)(x))
+    return _gaussian_heads(x, self.latent_dim, self.dtype)
 
 
 class MLPDecoder(nn.Module):
@@ -104,14 +131,15 @@ class MLPDecoder(nn.Module):
   channels: int
   num_params: int
   hidden: Sequence[int] = (500,)
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, z, cond=None):
     x = _join_condition(z, cond)
     for width in self.hidden:
-      x = nn.relu(nn.Dense(width)(x))
+      x = nn.relu(nn.Dense(width, dtype=self.dtype)(x))
     r, c, p = self.resolution, self.channels, self.num_params
-    return nn.Dense(r * r * c * p)(x).reshape(x.shape[0], r, r, c, p)
+    return nn.Dense(r * r * c * p, dtype=self.dtype)(x).reshape(x.shape[0], r, r, c, p).astype(jnp.float32)
 
 
 class VAE(nn.Module):
@@ -138,21 +166,22 @@ class VAE(nn.Module):
 
 
 def conv_vae(*, resolution: int, channels: int, latent_dim: int, num_params: int,
-             features: Sequence[int] = (32, 64), hidden: int = 256) -> VAE:
+             features: Sequence[int] = (32, 64), hidden: int = 256, upsample: str = "subpixel",
+             dtype: Any = jnp.float32) -> VAE:
   """A convolutional VAE; `features` gives the widths of its stride-2 stages."""
   features = tuple(features)
-  return VAE(encoder=ConvEncoder(latent_dim=latent_dim, features=features, hidden=hidden),
+  return VAE(encoder=ConvEncoder(latent_dim=latent_dim, features=features, hidden=hidden, dtype=dtype),
              decoder=ConvDecoder(resolution=resolution, channels=channels, num_params=num_params,
-                                 features=features, hidden=hidden))
+                                 features=features, hidden=hidden, upsample=upsample, dtype=dtype))
 
 
 def mlp_vae(*, resolution: int, channels: int, latent_dim: int, num_params: int,
-            hidden: Sequence[int] = (500,)) -> VAE:
+            hidden: Sequence[int] = (500,), dtype: Any = jnp.float32) -> VAE:
   """An MLP VAE (the Flax example's model is hidden=(500,), latent_dim=20, Bernoulli)."""
   hidden = tuple(hidden)
-  return VAE(encoder=MLPEncoder(latent_dim=latent_dim, hidden=hidden),
+  return VAE(encoder=MLPEncoder(latent_dim=latent_dim, hidden=hidden, dtype=dtype),
              decoder=MLPDecoder(resolution=resolution, channels=channels, num_params=num_params,
-                                hidden=hidden))
+                                hidden=hidden, dtype=dtype))
 
 
 # config.model.name -> factory.

@@ -20,6 +20,9 @@ for `n_epochs` epochs, then linear decay to zero over `n_epochs_decay` epochs
 `steps_per_epoch` sets the length of an epoch in steps; `num_steps` is by default the
 whole schedule, `(n_epochs + n_epochs_decay) * steps_per_epoch`.
 
+With `compute_dtype` "bfloat16" the four networks compute in bf16; parameters,
+optimizer states, pools, images and losses stay float32 (`aigc_jax.train.precision`).
+
 The random crop and flip of the training images happen here, with the step's key (see
 `aigc_jax.data.cyclegan_data`). The state is one pytree: parameters, optimiser states
 and the two pools, so the whole step is one jitted, donated, sharded function and a
@@ -38,7 +41,7 @@ import optax
 from aigc_jax.data import cyclegan_data, pipeline
 from aigc_jax.errors import UserError
 from aigc_jax.models import cyclegan as models
-from aigc_jax.train import image_pool
+from aigc_jax.train import image_pool, precision
 from aigc_jax.train.task import Task
 
 # Key streams derived from config.seed with fold_in (the loop uses 1 for its steps).
@@ -77,8 +80,9 @@ def build_models(config):
   m = config.model
   if m.n_blocks < 0 or m.ngf < 1 or m.ndf < 1 or m.n_layers_d < 1:
     raise UserError("model.ngf, model.ndf and model.n_layers_d must be positive and model.n_blocks >= 0")
-  return (models.ResnetGenerator(ngf=m.ngf, n_blocks=m.n_blocks),
-          models.PatchDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d))
+  dtype = precision.compute_dtype(config)
+  return (models.ResnetGenerator(ngf=m.ngf, n_blocks=m.n_blocks, dtype=dtype),
+          models.PatchDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, dtype=dtype))
 
 
 def lr_schedule(lr: float, constant_steps: int, decay_steps: int) -> optax.Schedule:

@@ -22,6 +22,8 @@ Options (config keys; the defaults give the reference step above, bit for bit):
 - `model.conditioning`: "none", "class" (labels -> one-hot y) or "attributes" (multi-hot
   y). Fakes are generated with the real batch's conditions, so the discriminator sees
   the same condition distribution on both sides.
+- `compute_dtype`: "bfloat16" runs both networks in bf16 with float32 parameters,
+  optimizer state, images and logits (`aigc_jax.train.precision`).
 """
 
 import functools
@@ -37,6 +39,7 @@ from aigc_jax import losses
 from aigc_jax.data import augment, diffaugment, pipeline
 from aigc_jax.errors import UserError
 from aigc_jax.models import dcgan, layers
+from aigc_jax.train import precision
 from aigc_jax.train.task import Task
 
 # Key streams derived from config.seed with fold_in, so each use is independent.
@@ -118,10 +121,12 @@ def build_models(config):
   if d_cond not in dcgan.D_CONDITIONING:
     raise UserError(f"unknown model.d_conditioning {d_cond!r}; choose one of {', '.join(dcgan.D_CONDITIONING)}")
   k = cond_dim(config)
+  dtype = precision.compute_dtype(config)
   g = dcgan.Generator(resolution=d.resolution, channels=d.channels, base_features=m.g_features,
-                      cond_dim=k, embed_dim=m.get("embed_dim", 32), cbn=m.get("g_cbn", False))
+                      cond_dim=k, embed_dim=m.get("embed_dim", 32), cbn=m.get("g_cbn", False), dtype=dtype)
   disc = dcgan.Discriminator(resolution=d.resolution, base_features=m.d_features, norm=d_norm,
-                             spectral_norm=m.get("d_spectral_norm", False), cond_dim=k, conditioning=d_cond)
+                             spectral_norm=m.get("d_spectral_norm", False), cond_dim=k, conditioning=d_cond,
+                             dtype=dtype)
   return g, disc
 
 

@@ -55,3 +55,42 @@ def test_no_biases_anywhere_but_batchnorm():
 def test_bad_resolution_is_a_clear_error(resolution):
   with pytest.raises(ValueError, match="4 \\* 2\\*\\*k"):
     dcgan.num_stages(resolution)
+
+
+@pytest.mark.parametrize("resolution,channels,cond", [(32, 3, False), (16, 1, True)])
+def test_subpixel_generator_equals_the_dilated_one(resolution, channels, cond):
+  # Same key -> the same parameter tree and values, and the same images (float tolerance),
+  # in training (batch statistics) and evaluation mode.
+  kwargs = dict(resolution=resolution, channels=channels, base_features=8, cond_dim=3 if cond else 0, cbn=cond)
+  fast, plain = dcgan.Generator(**kwargs), dcgan.Generator(upsample="dilated", **kwargs)
+  z = jax.random.normal(jax.random.key(1), (4, 16))
+  y = jax.nn.one_hot(jnp.arange(4) % 3, 3) if cond else None
+  fast_vars = fast.init(jax.random.key(0), z, y, train=False)
+  plain_vars = plain.init(jax.random.key(0), z, y, train=False)
+  for a, b in zip(jax.tree.leaves(fast_vars), jax.tree.leaves(plain_vars)):
+    np.testing.assert_array_equal(a, b)
+  assert jax.tree.structure(fast_vars) == jax.tree.structure(plain_vars)
+  for train in (True, False):
+    apply = lambda g: g.apply(plain_vars, z, y, train=train, mutable=["batch_stats"])[0]
+    np.testing.assert_allclose(apply(fast), apply(plain), rtol=1e-5, atol=2e-6)
+
+
+def test_bfloat16_compute_keeps_float32_parameters_and_outputs():
+  g = dcgan.Generator(resolution=16, channels=1, base_features=8, dtype=jnp.bfloat16)
+  d = dcgan.Discriminator(resolution=16, base_features=8, dtype=jnp.bfloat16)
+  z = jax.random.normal(jax.random.key(1), (4, 16))
+  g_vars = g.init(jax.random.key(0), z, train=False)
+  images = g.apply(g_vars, z, train=False)
+  d_vars = d.init(jax.random.key(0), images, train=False)
+  logits = d.apply(d_vars, images, train=False)
+  assert {x.dtype for x in jax.tree.leaves((g_vars, d_vars))} == {jnp.dtype(jnp.float32)}
+  assert images.dtype == logits.dtype == jnp.float32
+  # The parameters do not depend on the compute dtype; the images agree to bf16 precision.
+  g32 = dcgan.Generator(resolution=16, channels=1, base_features=8)
+  np.testing.assert_allclose(images, g32.apply(g_vars, z, train=False), atol=0.05)
+
+
+def test_unknown_upsample_is_a_clear_error():
+  g = dcgan.Generator(resolution=8, channels=1, base_features=8, upsample="nearest")
+  with pytest.raises(ValueError, match="subpixel, dilated"):
+    g.init(jax.random.key(0), jnp.zeros((1, 16)))
