@@ -9,6 +9,8 @@ precision with float32 parameters and optimizer state; `aigc_jax.train.precision
 
 import ml_collections
 
+from aigc_jax.errors import UserError
+
 
 def get_config():
   config = ml_collections.ConfigDict()
@@ -22,3 +24,27 @@ def get_config():
   config.num_grid_samples = 64
   config.compute_dtype = "float32"
   return config
+
+
+def apply_variants(config, variant: str, variants: dict):
+  """Applies the "+"-separated names of `variants` in `variant` to `config`, in order.
+
+  A config file's `VARIANTS` maps a name to a function that edits the config in place
+  (`configs/dcgan_digits.py:hinge_sn+smoke`); an unknown name is a UserError listing them.
+  """
+  for name in filter(None, variant.split("+")):
+    if name not in variants:
+      raise UserError(f"unknown variant {name!r}; choose from {', '.join(variants)}")
+    variants[name](config)
+  return config
+
+
+def digits_data(resolution: int = 16):
+  """`config.data` for the embedded `digits` dataset, grayscale at `resolution`."""
+  data = ml_collections.ConfigDict()
+  data.name = "digits"
+  data.data_dir = ml_collections.config_dict.placeholder(str)
+  data.download = False
+  data.resolution = resolution
+  data.channels = 1
+  return data

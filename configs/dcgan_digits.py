@@ -20,7 +20,6 @@ Variants combine with "+": `configs/dcgan_digits.py:hinge_sn+smoke`.
 import ml_collections
 
 from aigc_jax.configs import common
-from aigc_jax.errors import UserError
 
 
 def get_config(variant: str = ""):
@@ -33,12 +32,7 @@ def get_config(variant: str = ""):
   config.sample_every = 500
   config.checkpoint_every = 500
 
-  config.data = ml_collections.ConfigDict()
-  config.data.name = "digits"
-  config.data.data_dir = ml_collections.config_dict.placeholder(str)
-  config.data.download = False
-  config.data.resolution = 16
-  config.data.channels = 1
+  config.data = common.digits_data(resolution=16)
 
   config.model = ml_collections.ConfigDict()
   config.model.name = "dcgan"
@@ -80,11 +74,7 @@ def get_config(variant: str = ""):
 
 def apply_variants(config, variant: str):
   """Applies the "+"-separated names of `VARIANTS` in `variant` to `config`, in order."""
-  for name in filter(None, variant.split("+")):
-    if name not in VARIANTS:
-      raise UserError(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
-    VARIANTS[name](config)
-  return config
+  return common.apply_variants(config, variant, VARIANTS)
 
 
 def _seed(config):

@@ -18,7 +18,6 @@ in PSNR and SSIM, over the holes and over the whole image, within ten minutes on
 import ml_collections
 
 from aigc_jax.configs import common
-from aigc_jax.errors import UserError
 
 
 def get_config(variant: str = ""):
@@ -33,13 +32,8 @@ def get_config(variant: str = ""):
   config.checkpoint_every = 250
   config.num_grid_samples = 8
 
-  config.data = ml_collections.ConfigDict()
+  config.data = common.digits_data(resolution=16)
   config.data.source = "tfds"
-  config.data.name = "digits"
-  config.data.data_dir = ml_collections.config_dict.placeholder(str)
-  config.data.download = False
-  config.data.resolution = 16
-  config.data.channels = 1
 
   config.model = ml_collections.ConfigDict()
   config.model.features = 32
@@ -77,11 +71,8 @@ def get_config(variant: str = ""):
 
 
 def apply_variants(config, variant: str):
-  for name in filter(None, variant.split("+")):
-    if name not in VARIANTS:
-      raise UserError(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
-    VARIANTS[name](config)
-  return config
+  """Applies the "+"-separated names of `VARIANTS` in `variant` to `config`, in order."""
+  return common.apply_variants(config, variant, VARIANTS)
 
 
 def _denoise(config):

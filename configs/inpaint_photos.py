@@ -17,6 +17,7 @@ def get_config(variant: str = ""):
   config = inpaint_digits.get_config()
   d = config.data
   d.source = "photos"
+  d.name = "photos"  # A label only: the photos source reads no tfds dataset.
   d.resolution = 32
   d.channels = 3
   d.photo_size = 32

@@ -28,12 +28,7 @@ def get_config(variant: str = ""):
   config.checkpoint_every = 500
   config.num_grid_samples = 64
 
-  config.data = ml_collections.ConfigDict()
-  config.data.name = "digits"
-  config.data.data_dir = ml_collections.config_dict.placeholder(str)
-  config.data.download = False
-  config.data.resolution = 8
-  config.data.channels = 1
+  config.data = common.digits_data(resolution=8)
 
   config.model = ml_collections.ConfigDict()
   config.model.name = "conv"  # "conv" or "mlp" (aigc_jax.models.vae.MODELS)

@@ -29,13 +29,13 @@ class RestorationNet(nn.Module):
   features: int = 32  # Width of the first level; each lower level doubles it.
   depth: int = 2  # Number of stride-2 downsamplings.
   dilations: tuple = (1, 2, 4)  # One residual 3x3 convolution per entry, at the bottom.
-  dtype: jnp.dtype = jnp.float32
+  dtype: jnp.dtype = jnp.float32  # The computation's dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, corrupted, mask):
     conv = lambda f, k, **kw: nn.Conv(f, (k, k), dtype=self.dtype, **kw)
     act = lambda x: nn.leaky_relu(x, 0.2)
-    x = jnp.concatenate([corrupted, mask.astype(corrupted.dtype)], axis=-1)
+    x = jnp.concatenate([corrupted, mask.astype(corrupted.dtype)], axis=-1).astype(self.dtype)
     x = act(conv(self.features, 3)(x))
     skips = [x]
     width = self.features

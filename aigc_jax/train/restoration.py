@@ -18,6 +18,9 @@ One step is one discriminator update on real images and the (stopped-gradient)
 restored ones, then one network update against the updated discriminator, the
 network's gradient pulled back through its saved forward pass (`jax.vjp`).
 
+`compute_dtype` "bfloat16" runs both networks in bf16 with float32 parameters, optimizer
+state and outputs (`aigc_jax.train.precision`), as for the other tasks.
+
 `evaluate` restores the test split with the run's model, with non-local means
 (`aigc_jax.restoration.nlmeans`, parameters in `config.nlmeans`) and with a trivial
 baseline, `mean_fill`: each hole filled with the mean colour of the image's known
@@ -42,6 +45,7 @@ from aigc_jax.models import cyclegan as cyclegan_models
 from aigc_jax.models import restoration as restoration_models
 from aigc_jax.restoration import masks as masks_lib
 from aigc_jax.restoration import metrics, nlmeans
+from aigc_jax.train import precision
 from aigc_jax.train.task import Task
 
 MODES = ("inpaint", "denoise")
@@ -73,9 +77,11 @@ def build_models(config):
   if config.data.resolution % restoration_models.multiple(m.depth):
     raise UserError(f"data.resolution {config.data.resolution} must be a multiple of "
                     f"{restoration_models.multiple(m.depth)} for model.depth {m.depth}")
+  dtype = precision.compute_dtype(config)
   net = restoration_models.RestorationNet(
-      channels=config.data.channels, features=m.features, depth=m.depth, dilations=tuple(m.dilations))
-  disc = cyclegan_models.PatchDiscriminator(ndf=m.d_features, n_layers=m.d_layers)
+      channels=config.data.channels, features=m.features, depth=m.depth, dilations=tuple(m.dilations),
+      dtype=dtype)
+  disc = cyclegan_models.PatchDiscriminator(ndf=m.d_features, n_layers=m.d_layers, dtype=dtype)
   return net, disc
 
 

@@ -39,7 +39,7 @@ def _one_step(config):
 
 
 @pytest.mark.parametrize("name", ["dcgan_digits:seed+smoke", "dcgan_digits:smoke", "vae_digits:smoke",
-                                  "cyclegan_photos:smoke"])
+                                  "cyclegan_photos:smoke", "inpaint_digits:smoke"])
 def test_bfloat16_step_keeps_float32_state_and_matches_the_float32_losses(name):
   config = _tiny(name)
   assert config.compute_dtype == "float32"  # The default.
