@@ -30,7 +30,7 @@ def apply_variants(config, variant: str, variants: dict):
   """Applies the "+"-separated names of `variants` in `variant` to `config`, in order.
 
   A config file's `VARIANTS` maps a name to a function that edits the config in place
-  (`configs/dcgan_digits.py:hinge_sn+smoke`); an unknown name is a UserError listing them.
+  (`configs/dcgan_digits.py:seed+smoke`); an unknown name is a UserError listing them.
   """
   for name in filter(None, variant.split("+")):
     if name not in variants:

@@ -14,7 +14,7 @@ docs/gan.md for the GAN-family options below and the variants that turn them on,
 
   aigc train --config configs/dcgan_digits.py:wgan_gp --workdir runs/wgan_gp_digits
 
-Variants combine with "+": `configs/dcgan_digits.py:hinge_sn+smoke`.
+Variants combine with "+", applied in order: `configs/dcgan_digits.py:seed+ema`.
 """
 
 import ml_collections
@@ -101,18 +101,25 @@ def _wgan_gp(config):
   config.gp_weight = 10.0
   config.n_critic = 5
   config.model.d_norm = "layer"
+  config.model.d_spectral_norm = False  # The paper's critic: the penalty alone.
   config.optimizer.g_lr = config.optimizer.d_lr = 1e-4
   config.optimizer.b2 = 0.9
 
 
 def _least_squares(config):
+  """LSGAN (Mao et al., 2017) on the seed's BatchNorm discriminator."""
   config.loss = "least_squares"
+  config.model.d_norm = "batch"
+  config.model.d_spectral_norm = False
 
 
 def _r1(config):
-  """Non-saturating loss with an R1 penalty on reals (gamma 0.1) and no BatchNorm in D."""
+  """Non-saturating loss with an R1 penalty on reals (gamma 0.1), no BatchNorm or
+  spectral norm in D (Mescheder et al., 2018)."""
+  config.loss = "non_saturating"
   config.r1_gamma = 0.1
   config.model.d_norm = "none"
+  config.model.d_spectral_norm = False
 
 
 def _ema(config):

@@ -1,13 +1,13 @@
 r"""Inpainting faces: tfds `celeb_a` at 64x64 RGB (centre crop 140, as the DCGAN configs).
 
-Prepare the dataset once with network access (`aigc_jax` never downloads by default):
+The first run needs network access and `--config.data.download=True` (`aigc_jax` never
+downloads by default; it prepares the dataset in the array_record format it reads):
 
-  python -c "import tensorflow_datasets as tfds; tfds.builder('celeb_a').download_and_prepare()"
-  aigc train --config configs/inpaint_celeb_a.py --workdir runs/inpaint_celeb_a
+  aigc train --config configs/inpaint_celeb_a.py --workdir runs/inpaint_celeb_a --config.data.download=True
   aigc eval --workdir runs/inpaint_celeb_a
 
-(or pass --config.data.download=True). Not trained here: there is no network on the
-machines this library is developed on; the config is tested with tfds mock data.
+Not trained here: there is no network on the machines this library is developed on;
+the config is tested with tfds mock data.
 """
 
 from aigc_jax.configs import inpaint_digits

@@ -86,6 +86,7 @@ def _restore_run(workdir, mode):
 def _setup(args, mode):
   """(inputs, output paths, run config or None, state or None, nlmeans parameters)."""
   from aigc_jax.data import image_folder
+  from aigc_jax.train import restoration
   inputs, is_folder = image_folder.read_inputs(args.input)
   config = state = None
   if args.method == "model":
@@ -95,13 +96,11 @@ def _setup(args, mode):
   elif args.workdir:
     from aigc_jax import configlib
     config = configlib.config_from_workdir(args.workdir)
-  saved = config.get("nlmeans", {}) if config is not None and config.get("task") == "restoration" else {}
-  default_h = 0.1 if mode == "inpaint" else 0.6 * args.sigma
-  params = {"patch_size": args.patch_size or saved.get("patch_size", 5),
-            "patch_distance": args.patch_distance or saved.get("patch_distance", 6),
-            "h": args.h if args.h is not None else saved.get("h", default_h)}
-  if params["h"] <= 0 or params["patch_size"] < 1 or params["patch_distance"] < 1:
-    raise UserError("--h must be positive, --patch-size and --patch-distance at least 1")
+  h = args.h
+  if h is None and mode == "denoise" and (config is None or "nlmeans" not in config):
+    h = 0.6 * args.sigma
+  params = restoration.nlmeans_params(config, patch_size=args.patch_size,
+                                      patch_distance=args.patch_distance, h=h)
   return inputs, _output_paths(inputs, args.out, is_folder), config, state, params
 
 
@@ -119,38 +118,25 @@ def _to_uint8(x01):
   return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
 
 
-def _run_model(config, state, corrupted01, mask):
-  """The network on one image of any size: reflect-pad to its multiple, restore, crop."""
-  from aigc_jax.models import restoration as restoration_models
-  from aigc_jax.train import restoration
-  h, w = corrupted01.shape[:2]
-  m = restoration_models.multiple(config.model.depth)
-  pad = ((0, -h % m), (0, -w % m))
-  x = np.pad(corrupted01 * 2 - 1, pad + ((0, 0),), mode="reflect" if min(h, w) > 1 else "edge")
-  mk = np.pad(mask.astype(np.float32), pad, mode="reflect" if min(h, w) > 1 else "edge")
-  if config.mode == "inpaint":
-    x = np.where(mk[..., None] > 0.5, 0.0, x)
-  out = restoration.restore(config, state, x[None], mk[None, ..., None])[0]
-  return (out[:h, :w] + 1) / 2
-
-
 # ------------------------------------------------------------------------ commands
 
 def _inpaint(args):
   import jax
   from aigc_jax.restoration import masks as masks_lib
   from aigc_jax.restoration import nlmeans
+  from aigc_jax.train import restoration
   inputs, outputs, config, state, params = _setup(args, "inpaint")
   given = None
   if args.mask:
     from aigc_jax.data import image_folder
     given = masks_lib.from_image(image_folder.read_image(args.mask))
+    for name, image in inputs:  # Every size first: a mismatch writes nothing.
+      if given.shape != image.shape[:2]:
+        raise UserError(f"--mask is {given.shape[0]}x{given.shape[1]} but image {name} is "
+                        f"{image.shape[0]}x{image.shape[1]}; a mask must have the image's size")
   for i, ((name, image), path) in enumerate(zip(inputs, outputs)):
     h, w = image.shape[:2]
     if given is not None:
-      if given.shape != (h, w):
-        raise UserError(f"--mask is {given.shape[0]}x{given.shape[1]} but image {name} is {h}x{w}; "
-                        f"a mask must have the image's size")
       mask = given
     elif args.mask_type == "center":
       fraction = config.mask.center_fraction if config is not None and "mask" in config else 0.5
@@ -160,8 +146,7 @@ def _inpaint(args):
       mask = np.asarray(masks_lib.MASKS[args.mask_type](key, h, w))
     x = _channels(image, config)
     if args.method == "model":
-      out = _run_model(config, state, np.where(mask[..., None], 0.0, x), mask)
-      out = np.where(mask[..., None], out, x)
+      out = restoration.restore_image(config, state, x, mask)
     else:
       out = np.asarray(nlmeans.inpaint(x, mask, **params))
     _save(_to_uint8(out), path)
@@ -173,6 +158,7 @@ def _denoise(args):
   import jax
   from aigc_jax.restoration import masks as masks_lib
   from aigc_jax.restoration import nlmeans
+  from aigc_jax.train import restoration
   if not args.sigma > 0:
     raise UserError(f"--sigma must be positive (the noise std on the [0, 1] scale), got {args.sigma}")
   inputs, outputs, config, state, params = _setup(args, "denoise")
@@ -185,9 +171,9 @@ def _denoise(args):
       key = jax.random.fold_in(jax.random.key(args.seed), i)
       x = np.asarray(masks_lib.add_gaussian_noise(key, x, args.sigma))
     if args.method == "model":
-      out = _run_model(config, state, x, np.zeros(x.shape[:2], bool))
+      out = restoration.restore_image(config, state, x, np.zeros(x.shape[:2], bool))
     else:
-      out = np.asarray(nlmeans.denoise(np.clip(x, 0, 1), sigma=args.sigma, **params))
+      out = np.asarray(nlmeans.denoise(x, sigma=args.sigma, **params))
     _save(_to_uint8(out), path)
   print(f"wrote {len(outputs)} denoised image(s) ({args.method}) to {args.out}")
   return 0

@@ -27,7 +27,8 @@ def register(subparsers):
 
   p = subparsers.add_parser("eval", help="evaluate a trained run; prints one JSON object")
   p.add_argument("--workdir", required=True)
-  p.add_argument("--num-samples", type=int, default=None, help="generated samples to score")
+  p.add_argument("--num-samples", type=int, default=None,
+                 help="generated samples to score (restoration runs: test images, default all)")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--metrics", default=None,
                  help="comma-separated extra metrics needing Inception weights: fid,is,kid")

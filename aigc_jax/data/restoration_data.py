@@ -59,11 +59,17 @@ def train_batches(config, start_step: int = 0):
 
 def test_images(config, num: int | None = None) -> np.ndarray:
   """The first `num` (default all) test images, float32 [N, R, R, C] in [-1, 1], in order."""
+  return split_images(config, "test", num)
+
+
+def split_images(config, split: str, num: int | None = None) -> np.ndarray:
+  """The first `num` (default all) images of `split`, float32 [N, R, R, C] in [-1, 1], in
+  stored order (unshuffled)."""
   d = config.data
   if _check_source(d) == "photos":
-    images = pipeline.to_model_range(_photo_crops(d, "test"))
+    images = pipeline.to_model_range(_photo_crops(d, split))
     return images[:num]
-  ds = pipeline.make_dataset(d, "test", batch_size=256, train=False, process_index=0, process_count=1)
+  ds = pipeline.make_dataset(d, split, batch_size=256, train=False, process_index=0, process_count=1)
   out, total = [], 0
   for i in range(len(ds)):
     out.append(ds[i]["image"])

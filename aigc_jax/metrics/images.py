@@ -57,7 +57,7 @@ def iter_image_folder(folder, batch_size: int = 50) -> Iterator[np.ndarray]:
     try:
       image = image_folder.read_image(path)
     except UserError as e:
-      warnings.warn(f"skipping unreadable image {path}: {e.__cause__}", stacklevel=2)
+      warnings.warn(f"skipping unreadable image {path}: {e}", stacklevel=2)
       continue
     if batch and (image.shape != batch[0].shape or len(batch) == batch_size):
       yield np.stack(batch)

@@ -32,8 +32,10 @@ def psnr(a, b, region=None):
 
 def ssim(a, b, region=None, filter_size: int = 7):
   """float [B, H, W, C] x2 (and optional bool [B, H, W]) -> float32 [B]."""
+  if filter_size % 2 == 0:
+    raise ValueError(f"the SSIM window needs an odd size (it has a centre pixel), got {filter_size}")
   a, b = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
-  size = min(filter_size, a.shape[1], a.shape[2])
+  size = min(filter_size, a.shape[1] - 1 + a.shape[1] % 2, a.shape[2] - 1 + a.shape[2] % 2)
   ssim_map = pix.ssim(a, b, max_val=1.0, filter_size=size, return_map=True).mean(axis=-1)
   if region is None:
     return ssim_map.mean(axis=(1, 2))

@@ -212,14 +212,49 @@ def restore(config, state, corrupted, mask, chunk: int = 128) -> np.ndarray:
   return np.concatenate(outs)
 
 
+def restore_image(config, state, corrupted01, mask) -> np.ndarray:
+  """The model on one image of any size: float32 [H, W, C] on the [0, 1] scale (noisy, or
+  with anything in its holes) and mask bool [H, W] (all False for denoising) -> the
+  restored image [H, W, C] on [0, 1], known pixels copied when inpainting.
+
+  The image is reflect-padded to a multiple of the network's downsampling factor (the
+  padding's mask reflected too), restored, and cropped back.
+  """
+  h, w = corrupted01.shape[:2]
+  m = restoration_models.multiple(config.model.depth)
+  pad = ((0, -h % m), (0, -w % m))
+  pad_mode = "reflect" if min(h, w) > 1 else "edge"
+  x = np.pad(np.asarray(corrupted01, np.float32) * 2 - 1, pad + ((0, 0),), mode=pad_mode)
+  holes = np.pad(np.asarray(mask, np.float32), pad, mode=pad_mode)[None, ..., None]
+  if mode(config) == "inpaint":
+    x = np.where(holes[0] > 0.5, 0.0, x)  # The holes' content never reaches the network.
+  out = (restore(config, state, x[None], holes)[0, :h, :w] + 1) / 2
+  if mode(config) == "inpaint":
+    out = np.where(np.asarray(mask)[..., None], out, corrupted01)
+  return out
+
+
+def nlmeans_params(config=None, **overrides) -> dict:
+  """The non-local means parameters: `overrides` that are not None, else the run's
+  `config.nlmeans`, else 5, 6 and h 0.1 (the module's defaults). Checked."""
+  saved = config.get("nlmeans", {}) if config is not None and config.get("task") == "restoration" else {}
+  defaults = {"patch_size": 5, "patch_distance": 6, "h": 0.1}
+  params = {k: overrides[k] if overrides.get(k) is not None else saved.get(k, v) for k, v in defaults.items()}
+  if not params["h"] > 0 or params["patch_size"] < 1 or params["patch_distance"] < 1:
+    raise UserError(f"non-local means needs h > 0 and patch size and search distance at least 1, got {params}")
+  return params
+
+
 def nlmeans_restore(config, corrupted01, mask, chunk: int = 64) -> np.ndarray:
-  """Non-local means on [0, 1] images [N, H, W, C] (masks bool [N, H, W]) -> [0, 1]."""
+  """Non-local means on [0, 1]-scale images [N, H, W, C] (masks bool [N, H, W])."""
   p = config.nlmeans
   outs = []
   for i in range(0, len(corrupted01), chunk):
     c = jnp.asarray(corrupted01[i:i + chunk])
     if mode(config) == "denoise":
-      out = nlmeans.denoise_batch(jnp.clip(c, 0, 1), patch_size=p.patch_size, patch_distance=p.patch_distance,
+      # Unclipped, as the model sees it: clipping would bias the noise (dark pixels
+      # would keep only upward noise) and break the known-sigma assumption.
+      out = nlmeans.denoise_batch(c, patch_size=p.patch_size, patch_distance=p.patch_distance,
                                   h=p.h, sigma=config.noise_sigma)
     else:
       out = nlmeans.inpaint_batch(c, jnp.asarray(mask[i:i + chunk]), patch_size=p.patch_size,
@@ -232,12 +267,39 @@ def mean_fill(config, corrupted01, mask) -> np.ndarray:
   """The trivial baseline on [0, 1] images: holes get the image's mean known colour
   (inpainting); each pixel the mean of its 3x3 neighbourhood, edges reflected (denoising)."""
   if mode(config) == "denoise":
-    padded = np.pad(np.clip(corrupted01, 0, 1), ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    padded = np.pad(corrupted01, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     h, w = corrupted01.shape[1:3]
     return sum(padded[:, i:i + h, j:j + w] for i in range(3) for j in range(3)) / 9
   known = ~mask[..., None]
   mean = (corrupted01 * known).sum(axis=(1, 2), keepdims=True) / np.maximum(known.sum(axis=(1, 2), keepdims=True), 1)
   return np.where(known, corrupted01, mean)
+
+
+def nlmeans_grid_search(config, grid: dict, num_images: int = 128, seed: int = 5) -> list[dict]:
+  """Scores non-local means parameters on the first `num_images` *training* images.
+
+  `grid` maps "patch_size", "patch_distance" and "h" to lists of values; every
+  combination restores the same corrupted images (centre masks when inpainting, the
+  config's noise when denoising). Returns one dict per combination with its parameters
+  and `psnr` / `ssim` (over the holes when inpainting), best PSNR first: how the shipped
+  configs' `nlmeans` values were chosen without looking at the test split.
+  """
+  import itertools
+  images = restoration_data.split_images(config, "train", num_images)
+  kind = "center" if mode(config) == "inpaint" else None
+  corrupted, mask4 = _fixed_corruption(config, images, jax.random.key(seed), kind)
+  mask, clean01 = mask4[..., 0] > 0.5, (images + 1) / 2
+  region = mask if mode(config) == "inpaint" else None
+  results = []
+  names = ("patch_size", "patch_distance", "h")
+  for values in itertools.product(*(grid[n] for n in names)):
+    trial = config.copy_and_resolve_references()
+    trial.nlmeans.update(dict(zip(names, values)))
+    out = np.clip(nlmeans_restore(trial, (corrupted + 1) / 2, mask), 0, 1)
+    results.append({**dict(zip(names, values)),
+                    "psnr": float(np.nanmean(metrics.psnr(out, clean01, region))),
+                    "ssim": float(np.nanmean(metrics.ssim(out, clean01, region)))})
+  return sorted(results, key=lambda r: -r["psnr"])
 
 
 def _fixed_corruption(config, images, key, kind: str | None):
@@ -246,6 +308,10 @@ def _fixed_corruption(config, images, key, kind: str | None):
 
 
 def _eval_kind(config, options) -> str | None:
+  if mode(config) == "denoise":
+    if options.get("mask_type"):
+      raise UserError("--mask-type is for inpainting runs; this run denoises (noise_sigma in its config)")
+    return None
   kind = options.get("mask_type") or config.mask.get("eval_type", "center")
   if kind not in masks_lib.MASKS:
     raise UserError(f"unknown mask type {kind!r}; choose one of {', '.join(masks_lib.MASKS)}")
@@ -272,16 +338,17 @@ def generate(config, state, key, num: int, **options) -> np.ndarray:
   if options.get("labels") or options.get("attributes"):
     raise UserError("--labels/--attributes are for conditional GANs, not restoration runs")
   images = restoration_data.test_images(config, num)
-  corrupted, mask = _fixed_corruption(config, images, key, _eval_kind(config, options)
-                                      if mode(config) == "inpaint" else None)
+  corrupted, mask = _fixed_corruption(config, images, key, _eval_kind(config, options))
   return pipeline.to_uint8(restore(config, state, corrupted, mask))
 
 
 def evaluate(config, state, options: dict) -> dict:
   """PSNR and SSIM of the model, non-local means and mean fill on the test split."""
+  if options.get("metrics"):
+    raise UserError("--metrics (FID/IS/KID) is for generative runs; restoration runs report PSNR and SSIM")
+  kind = _eval_kind(config, options)
   images = restoration_data.test_images(config, options.get("num_samples"))
   key = jax.random.fold_in(jax.random.key(options.get("seed", 0)), 12345)
-  kind = _eval_kind(config, options) if mode(config) == "inpaint" else None
   corrupted, mask4 = _fixed_corruption(config, images, key, kind)
   mask = mask4[..., 0] > 0.5
   clean01, corrupted01 = (images + 1) / 2, (corrupted + 1) / 2
