@@ -12,6 +12,7 @@ default's, and an unknown key is an error, both reported as one-line `UserError`
 import ast
 import importlib
 import importlib.util
+import inspect
 import json
 import os
 
@@ -37,6 +38,8 @@ def load_config(spec: str | None = None) -> ml_collections.ConfigDict:
                       f"({', '.join(shipped_configs())})") from e
   if not hasattr(module, "get_config"):
     raise UserError(f"config {spec!r} defines no get_config()")
+  if arg and not inspect.signature(module.get_config).parameters:
+    raise UserError(f"unknown variant {arg!r}: config {path!r} has no variants")
   config = module.get_config(arg) if arg else module.get_config()
   if not isinstance(config, ml_collections.ConfigDict):
     raise UserError(f"get_config() in {spec!r} must return an ml_collections.ConfigDict")

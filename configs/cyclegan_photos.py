@@ -14,6 +14,7 @@ See docs/cyclegan.md for a measured run (wall time, cycle_error before and after
 """
 
 from aigc_jax.configs import cyclegan_horse2zebra
+from aigc_jax.errors import UserError
 
 
 def get_config(variant: str = ""):
@@ -43,7 +44,7 @@ def get_config(variant: str = ""):
   if variant == "smoke":
     _make_smoke(config)
   elif variant:
-    raise ValueError(f"unknown variant {variant!r}; the only one is 'smoke'")
+    raise UserError(f"unknown variant {variant!r}; the only one is 'smoke'")
   return config
 
 

@@ -18,6 +18,7 @@ loss; `test_iwae_nll` (k = 1000 here, as in Burda et al.) is a tighter estimate.
 import ml_collections
 
 from aigc_jax.configs import vae_digits
+from aigc_jax.errors import UserError
 
 
 def get_config(variant: str = ""):
@@ -45,5 +46,5 @@ def get_config(variant: str = ""):
     vae_digits.make_smoke(config)
     config.num_steps, config.batch_size = 2, 4
   elif variant:
-    raise ValueError(f"unknown variant {variant!r}; the only one is 'smoke'")
+    raise UserError(f"unknown variant {variant!r}; the only one is 'smoke'")
   return config

@@ -11,6 +11,7 @@ Not run in this repository's measurements (no network here).
 """
 
 from aigc_jax.configs import vae_digits
+from aigc_jax.errors import UserError
 
 
 def get_config(variant: str = ""):
@@ -33,5 +34,5 @@ def get_config(variant: str = ""):
     vae_digits.make_smoke(config)
     config.num_steps, config.batch_size = 2, 4
   elif variant:
-    raise ValueError(f"unknown variant {variant!r}; the only one is 'smoke'")
+    raise UserError(f"unknown variant {variant!r}; the only one is 'smoke'")
   return config

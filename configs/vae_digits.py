@@ -13,6 +13,7 @@ docs/vae.md gives the measured wall time, test_nelbo, test_iwae_nll and digits_i
 import ml_collections
 
 from aigc_jax.configs import common
+from aigc_jax.errors import UserError
 
 
 def get_config(variant: str = ""):
@@ -61,7 +62,7 @@ def get_config(variant: str = ""):
   if variant == "smoke":
     make_smoke(config)
   elif variant:
-    raise ValueError(f"unknown variant {variant!r}; the only one is 'smoke'")
+    raise UserError(f"unknown variant {variant!r}; the only one is 'smoke'")
   return config
 
 
