@@ -12,6 +12,29 @@ os.environ.setdefault("TFDS_DATA_DIR", os.path.join(_ROOT, "tensorflow_datasets"
 os.environ.setdefault("AIGC_JAX_CACHE_DIR", os.path.join(_ROOT, "xla_cache"))
 
 import jax  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_compilation_cache_dir", os.environ["AIGC_JAX_CACHE_DIR"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+@pytest.fixture
+def tfds_mock(tmp_path):
+  """`with tfds_mock(name, num_examples=16):` catalog dataset `name` serves random records.
+
+  `tfds.testing.mock_data` replaces the records but reads the dataset's metadata (its
+  splits) from files, so this first writes the catalog builder's metadata with small
+  "train" and "test" splits into a temporary data folder: no download, no TensorFlow.
+  """
+  import tensorflow_datasets as tfds
+  data_dir = str(tmp_path / "tfds")
+
+  def enter(name, num_examples=16):
+    builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
+    splits = [tfds.core.SplitInfo(name=s, shard_lengths=[num_examples], num_bytes=0, filename_template=None)
+              for s in ("train", "test")]
+    builder.info.set_splits(tfds.core.SplitDict(splits))
+    os.makedirs(builder.data_dir, exist_ok=True)
+    builder.info.write_to_directory(builder.data_dir)
+    return tfds.testing.mock_data(num_examples=num_examples, data_dir=data_dir)
+  return enter

@@ -1,8 +1,7 @@
 """The catalog-dataset configs on `tfds.testing.mock_data`: no download, no TensorFlow.
 
-mock_data replaces the records with random ones but reads the dataset's metadata (its
-splits) from files, so each test writes the catalog builder's metadata with two small
-splits into a temporary data folder first. The batches are checked against what each
+The `tfds_mock` fixture (tests/conftest.py) writes each catalog builder's metadata with
+two small splits into a temporary data folder, then serves random records. The batches are checked against what each
 config's model takes (through `jax.eval_shape`, without compiling), and the
 attribute-conditional celeb_a config is sampled by attribute names through `aigc`.
 """
@@ -12,7 +11,6 @@ import os
 import jax
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
 from aigc_jax import configlib
 from aigc_jax.cli.main import main
@@ -28,31 +26,12 @@ CONFIGS = {
 }
 
 
-def _write_metadata(name, data_dir):
-  builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
-  splits = [tfds.core.SplitInfo(name=s, shard_lengths=[NUM_EXAMPLES], num_bytes=0, filename_template=None)
-            for s in ("train", "test")]
-  builder.info.set_splits(tfds.core.SplitDict(splits))
-  os.makedirs(builder.data_dir, exist_ok=True)
-  builder.info.write_to_directory(builder.data_dir)
-
-
-@pytest.fixture
-def mocked(tmp_path):
-  data_dir = str(tmp_path / "tfds")
-
-  def enter(name):
-    _write_metadata(name, data_dir)
-    return tfds.testing.mock_data(num_examples=NUM_EXAMPLES, data_dir=data_dir)
-  return enter
-
-
 @pytest.mark.parametrize("config_name", sorted(CONFIGS))
-def test_config_batches_fit_its_model(config_name, mocked):
+def test_config_batches_fit_its_model(config_name, tfds_mock):
   dataset, shape = CONFIGS[config_name]
   config = configlib.load_config(f"{config_name}:smoke")
   assert config.data.name == dataset
-  with mocked(dataset):
+  with tfds_mock(dataset, NUM_EXAMPLES):
     batch = pipeline.make_dataset(config.data, "train", batch_size=config.batch_size, train=True)[0]
     info = pipeline.dataset_info(config.data)
   assert batch["image"].shape == (config.batch_size, *shape) and batch["image"].dtype == np.float32
@@ -73,7 +52,7 @@ def test_attribute_order_is_sorted_names():
   np.testing.assert_array_equal(vector, [0.0, 1.0, 1.0])  # Bald, Eyeglasses, Smiling.
 
 
-def test_celeb_a_samples_by_attribute_names(mocked, tmp_path, capsys):
+def test_celeb_a_samples_by_attribute_names(tfds_mock, tmp_path, capsys):
   # A workdir holding the initial state (training is checked above through eval_shape,
   # and run for real for class conditioning in test_train_options), at 8x8 to compile
   # quickly.
@@ -81,7 +60,7 @@ def test_celeb_a_samples_by_attribute_names(mocked, tmp_path, capsys):
   config.data.resolution = 8
   workdir = str(tmp_path / "run")
   out = str(tmp_path / "smiling.png")
-  with mocked("celeb_a"):
+  with tfds_mock("celeb_a", NUM_EXAMPLES):
     loop.prepare_workdir(workdir)
     loop.save_config(config, workdir)
     state = loop.init_state(gan.TASK, config, sharding.make_mesh())  # As `aigc sample` makes it.
