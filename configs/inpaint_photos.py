@@ -7,6 +7,10 @@ aigc_jax/data/photos.py), so the figures show how well a run fits these scenes.
 
   aigc train --config configs/inpaint_photos.py --workdir runs/inpaint_photos
   aigc eval --workdir runs/inpaint_photos
+
+Measured (docs/restoration.md): 1000 steps in 25 minutes on 2 idle CPU cores; the model
+fills centre holes with 26.5 dB PSNR, *below* non-local means' 28.8 dB on these
+textured scenes. The offline colour example, not yet a result.
 """
 
 from aigc_jax.configs import inpaint_digits
