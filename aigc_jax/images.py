@@ -6,6 +6,8 @@ import os
 import numpy as np
 from PIL import Image
 
+from aigc_jax.errors import UserError
+
 
 def make_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2, pad_value: int = 0) -> np.ndarray:
   """uint8 [N, H, W, C] -> one uint8 [rows*(H+p)+p, cols*(W+p)+p, C] image, row-major."""
@@ -24,15 +26,22 @@ def make_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2, pa
 
 
 def save_image(image: np.ndarray, path: str, upscale: int = 1):
-  """Writes a uint8 HWC image (C = 1 or 3) to `path`, atomically (temp file + rename)."""
+  """Writes a uint8 HWC image (C = 1 or 3) to `path`, atomically (temp file + rename).
+
+  A path that cannot be written (no permission, a file where a folder should be) is a
+  UserError naming it, so every command that writes images reports it in one line.
+  """
   image = np.asarray(image)
   if upscale > 1:
     image = image.repeat(upscale, axis=0).repeat(upscale, axis=1)
   pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = f"{path}.tmp{os.getpid()}"
-  pil.save(tmp, format=_format(path))
-  os.replace(tmp, path)
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    pil.save(tmp, format=_format(path))
+    os.replace(tmp, path)
+  except OSError as e:
+    raise UserError(f"cannot write {path!r}: {e.strerror or e}") from e
 
 
 def _format(path: str) -> str:

@@ -13,8 +13,7 @@ a short schedule (3 + 2 epochs of 256 crops: 1280 steps, minutes on a laptop CPU
 See docs/cyclegan.md for a measured run (wall time, cycle_error before and after).
 """
 
-from aigc_jax.configs import cyclegan_horse2zebra
-from aigc_jax.errors import UserError
+from aigc_jax.configs import common, cyclegan_horse2zebra
 
 
 def get_config(variant: str = ""):
@@ -41,11 +40,7 @@ def get_config(variant: str = ""):
   config.model.ngf = 16  # The paper's 64 costs ~6x the time per step on a CPU.
   config.model.ndf = 32
   config.model.n_blocks = 6
-  if variant == "smoke":
-    _make_smoke(config)
-  elif variant:
-    raise UserError(f"unknown variant {variant!r}; the only one is 'smoke'")
-  return config
+  return common.apply_variants(config, variant, {"smoke": _make_smoke})
 
 
 def _make_smoke(config):

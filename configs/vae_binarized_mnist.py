@@ -17,8 +17,7 @@ loss; `test_iwae_nll` (k = 1000 here, as in Burda et al.) is a tighter estimate.
 
 import ml_collections
 
-from aigc_jax.configs import vae_digits
-from aigc_jax.errors import UserError
+from aigc_jax.configs import common, vae_digits
 
 
 def get_config(variant: str = ""):
@@ -42,9 +41,4 @@ def get_config(variant: str = ""):
   config.likelihood.binarize_threshold = 1  # Stored as 0/1.
   config.eval.iwae_samples = 1000
   config.eval.iwae_chunk = 50
-  if variant == "smoke":
-    vae_digits.make_smoke(config)
-    config.num_steps, config.batch_size = 2, 4
-  elif variant:
-    raise UserError(f"unknown variant {variant!r}; the only one is 'smoke'")
-  return config
+  return common.apply_variants(config, variant, vae_digits.CATALOG_VARIANTS)

@@ -10,8 +10,7 @@ A plain factorized-decoder VAE: expect blurry samples and, in bits per dimension
 Not run in this repository's measurements (no network here).
 """
 
-from aigc_jax.configs import vae_digits
-from aigc_jax.errors import UserError
+from aigc_jax.configs import common, vae_digits
 
 
 def get_config(variant: str = ""):
@@ -30,9 +29,4 @@ def get_config(variant: str = ""):
   config.optimizer.lr = 5e-4
   config.optimizer.grad_clip = 100.0
   config.eval.iwae_chunk = 16
-  if variant == "smoke":
-    vae_digits.make_smoke(config)
-    config.num_steps, config.batch_size = 2, 4
-  elif variant:
-    raise UserError(f"unknown variant {variant!r}; the only one is 'smoke'")
-  return config
+  return common.apply_variants(config, variant, vae_digits.CATALOG_VARIANTS)

@@ -13,7 +13,6 @@ docs/vae.md gives the measured wall time, test_nelbo, test_iwae_nll and digits_i
 import ml_collections
 
 from aigc_jax.configs import common
-from aigc_jax.errors import UserError
 
 
 def get_config(variant: str = ""):
@@ -59,11 +58,7 @@ def get_config(variant: str = ""):
   config.eval.iwae_samples = 128  # K of the importance-weighted bound.
   config.eval.iwae_chunk = 32  # Latents decoded at once per image (memory: chunk * batch).
   config.eval.num_samples = 2000  # Prior samples scored by digits_is / digits_fid.
-  if variant == "smoke":
-    make_smoke(config)
-  elif variant:
-    raise UserError(f"unknown variant {variant!r}; the only one is 'smoke'")
-  return config
+  return common.apply_variants(config, variant, VARIANTS)
 
 
 def make_smoke(config):
@@ -83,3 +78,15 @@ def make_smoke(config):
   config.eval.iwae_samples = 8
   config.eval.iwae_chunk = 4
   config.eval.num_samples = 100
+
+
+def make_catalog_smoke(config):
+  """`make_smoke` for the catalog configs (mnist, binarized_mnist, cifar10): their data,
+  two steps of batch 4."""
+  make_smoke(config)
+  config.num_steps, config.batch_size = 2, 4
+
+
+VARIANTS = {"smoke": make_smoke}
+# The variants of the catalog VAE configs built on this one.
+CATALOG_VARIANTS = {"smoke": make_catalog_smoke}

@@ -13,8 +13,7 @@ Not run in this repository's measurements (no network here); docs/vae.md has the
 digits figures.
 """
 
-from aigc_jax.configs import vae_digits
-from aigc_jax.errors import UserError
+from aigc_jax.configs import common, vae_digits
 
 
 def get_config(variant: str = ""):
@@ -30,9 +29,4 @@ def get_config(variant: str = ""):
   config.model.latent_dim = 32
   config.model.features = (32, 64)  # 28x28 -> 14x14 -> 7x7.
   config.model.hidden = 512
-  if variant == "smoke":
-    vae_digits.make_smoke(config)
-    config.num_steps, config.batch_size = 2, 4
-  elif variant:
-    raise UserError(f"unknown variant {variant!r}; the only one is 'smoke'")
-  return config
+  return common.apply_variants(config, variant, vae_digits.CATALOG_VARIANTS)

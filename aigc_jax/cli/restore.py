@@ -11,7 +11,6 @@ input writes one PNG per readable image into the `--out` folder. Masks are white
 pixels are missing; a `--mask` image must have the input image's size.
 """
 
-import os
 import sys
 
 import numpy as np
@@ -57,20 +56,6 @@ def _common_arguments(p):
 
 # ------------------------------------------------------------------------ inputs and outputs
 
-def _output_paths(inputs, out, is_folder):
-  if not is_folder:
-    return [out]
-  return [os.path.join(out, os.path.splitext(name)[0] + ".png") for name, _ in inputs]
-
-
-def _save(image, path):
-  from aigc_jax import images
-  try:
-    images.save_image(image, path)
-  except OSError as e:
-    raise UserError(f"cannot write {path!r}: {e.strerror or e}") from e
-
-
 def _restore_run(workdir, mode):
   from aigc_jax.train import loop
 
@@ -101,7 +86,7 @@ def _setup(args, mode):
     h = 0.6 * args.sigma
   params = restoration.nlmeans_params(config, patch_size=args.patch_size,
                                       patch_distance=args.patch_distance, h=h)
-  return inputs, _output_paths(inputs, args.out, is_folder), config, state, params
+  return inputs, image_folder.output_paths(inputs, args.out, is_folder), config, state, params
 
 
 def _channels(image, config):
@@ -122,6 +107,7 @@ def _to_uint8(x01):
 
 def _inpaint(args):
   import jax
+  from aigc_jax import images
   from aigc_jax.restoration import masks as masks_lib
   from aigc_jax.restoration import nlmeans
   from aigc_jax.train import restoration
@@ -149,13 +135,14 @@ def _inpaint(args):
       out = restoration.restore_image(config, state, x, mask)
     else:
       out = np.asarray(nlmeans.inpaint(x, mask, **params))
-    _save(_to_uint8(out), path)
+    images.save_image(_to_uint8(out), path)
   print(f"wrote {len(outputs)} inpainted image(s) ({args.method}) to {args.out}")
   return 0
 
 
 def _denoise(args):
   import jax
+  from aigc_jax import images
   from aigc_jax.restoration import masks as masks_lib
   from aigc_jax.restoration import nlmeans
   from aigc_jax.train import restoration
@@ -174,6 +161,6 @@ def _denoise(args):
       out = restoration.restore_image(config, state, x, np.zeros(x.shape[:2], bool))
     else:
       out = np.asarray(nlmeans.denoise(x, sigma=args.sigma, **params))
-    _save(_to_uint8(out), path)
+    images.save_image(_to_uint8(out), path)
   print(f"wrote {len(outputs)} denoised image(s) ({args.method}) to {args.out}")
   return 0

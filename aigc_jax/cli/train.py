@@ -70,10 +70,7 @@ def _sample(args):
   config, task, state = _restore(args.workdir)
   samples = task.generate(config, state, jax.random.key(args.seed), args.num,
                           labels=_split_list(args.labels), attributes=_split_list(args.attributes))
-  try:
-    images.save_grid(samples, args.out)
-  except OSError as e:
-    raise UserError(f"cannot write {args.out!r}: {e.strerror or e}") from e
+  images.save_grid(samples, args.out)
   print(f"wrote {args.num} samples to {args.out}")
   return 0
 

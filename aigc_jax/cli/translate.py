@@ -8,8 +8,6 @@ writes one PNG per readable image into the `--out` folder (same file name, exten
 .png); unreadable files are skipped with a warning.
 """
 
-import os
-
 from aigc_jax.errors import UserError
 
 
@@ -37,25 +35,15 @@ def _restore_cyclegan(workdir):
   return config, state
 
 
-def _save(image, path):
-  from aigc_jax import images
-  try:
-    images.save_image(image, path)
-  except OSError as e:
-    raise UserError(f"cannot write {path!r}: {e.strerror or e}") from e
-
-
 def _translate(args):
+  from aigc_jax import images
   from aigc_jax.data import image_folder
   from aigc_jax.train import cyclegan
   # Read the inputs first: a bad path should not wait for the checkpoint to load.
   inputs, is_folder = image_folder.read_inputs(args.input)
-  if is_folder:
-    outputs = [os.path.join(args.out, os.path.splitext(name)[0] + ".png") for name, _ in inputs]
-  else:
-    outputs = [args.out]
+  outputs = image_folder.output_paths(inputs, args.out, is_folder)
   config, state = _restore_cyclegan(args.workdir)
   for (_, image), path in zip(inputs, outputs):
-    _save(cyclegan.translate(config, state, image, args.direction), path)
+    images.save_image(cyclegan.translate(config, state, image, args.direction), path)
   print(f"wrote {len(outputs)} translated image(s) ({args.direction}) to {args.out}")
   return 0

@@ -67,16 +67,9 @@ def _read_images(path, resolution: int, channels: int):
   return np.stack(out)
 
 
-def _save(images, path, ncols):
-  from aigc_jax import images as images_lib
-  try:
-    images_lib.save_grid(images, path, ncols=ncols)
-  except OSError as e:
-    raise UserError(f"cannot write {path!r}: {e.strerror or e}") from e
-
-
 def _reconstruct(args):
   import numpy as np
+  from aigc_jax import images as images_lib
   from aigc_jax.train import vae
   config, state = _restore_vae(args.workdir)
   inputs = _read_images(args.input, config.data.resolution, config.data.channels)
@@ -86,18 +79,19 @@ def _reconstruct(args):
   ids = vae.resolve_labels(config, names, len(inputs)) if names else None
   recons = vae.reconstruct(config, state, inputs, ids)
   pairs = np.stack([inputs, recons], axis=1).reshape(-1, *inputs.shape[1:])
-  _save(pairs, args.out, ncols=2 * min(len(inputs), _PAIRS_PER_ROW))
+  images_lib.save_grid(pairs, args.out, ncols=2 * min(len(inputs), _PAIRS_PER_ROW))
   print(f"wrote {len(inputs)} input | reconstruction pairs to {args.out}")
   return 0
 
 
 def _interpolate(args):
   import jax
+  from aigc_jax import images as images_lib
   from aigc_jax.train import vae
   if args.steps < 2 or args.rows < 1:
     raise UserError("--steps must be at least 2 and --rows at least 1")
   config, state = _restore_vae(args.workdir)
   grid = vae.interpolate(config, state, jax.random.key(args.seed), args.rows, args.steps, _labels(args.labels))
-  _save(grid, args.out, ncols=args.steps)
+  images_lib.save_grid(grid, args.out, ncols=args.steps)
   print(f"wrote {args.rows} interpolations of {args.steps} steps to {args.out}")
   return 0

@@ -91,3 +91,11 @@ def read_inputs(path) -> tuple[list[tuple[str, np.ndarray]], bool]:
   if os.path.isdir(path):
     return load_image_folder(path), True
   return [(os.path.basename(path), read_image(path))], False
+
+
+def output_paths(inputs, out: str, is_folder: bool) -> list[str]:
+  """Where a command writes the results of `read_inputs`: `out` itself for a file input;
+  for a folder, one PNG per input in folder `out`, named after it."""
+  if not is_folder:
+    return [out]
+  return [os.path.join(out, os.path.splitext(name)[0] + ".png") for name, _ in inputs]

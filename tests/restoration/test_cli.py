@@ -114,6 +114,10 @@ def test_user_errors(trained, photo, tmp_path, capsys):
   code, err = _error(capsys, ["inpaint", "--input", str(photo), "--mask-type", "center",
                               "--out", str(tmp_path / "o.png")])
   assert code == 2 and "needs --workdir" in err
+  (tmp_path / "a_file").write_text("x")
+  code, err = _error(capsys, ["inpaint", "--input", str(photo), "--mask-type", "center", "--method", "nlmeans",
+                              "--out", str(tmp_path / "a_file" / "o.png")])
+  assert code == 2 and "cannot write" in err and len(err.splitlines()) == 1, err
   code, err = _error(capsys, ["denoise", "--input", str(tmp_path / "missing.png"), "--sigma", "0.1",
                               "--method", "nlmeans", "--out", str(tmp_path / "o.png")])
   assert code == 2 and "does not exist" in err
