@@ -421,39 +421,9 @@ def _preprocess(images):
   return 2.0 * resize_pytorch(x) - 1.0
 
 
-def per_image_default() -> bool:
-  """Whether the network runs one image at a time by default: on CPU only.
-
-  XLA's CPU convolutions are much faster on one image than on a batch of them at the
-  network's large early feature maps (the working set of one 147x147x64 map fits in
-  cache; a batch's does not): on the 2-core AVX2 machine of docs/benchmarks.md the stem
-  convolutions ran at 50-115 GFLOP/s on one image and 17-57 GFLOP/s on 32, and the whole
-  network went from 5.7 to 9.1 images/s, with bit-identical features. Accelerators want
-  the whole batch.
-  """
-  return jax.default_backend() == "cpu"
-
-
-@functools.lru_cache(maxsize=None)
-def _network_fn(mesh: Mesh, per_image: bool):
-  """jit(variables, x [B, 299, 299, 3] sharded over mesh 'data') -> (pool3, logits).
-
-  per_image: each device runs its share of the batch one image at a time (`lax.map`
-  inside `shard_map`), which computes the same function as the batched call.
-  """
-  def batched(variables, x):
-    return FIDInceptionV3().apply(variables, x)
-
-  if not per_image:
-    return jax.jit(batched)
-
-  def one_at_a_time(variables, x):
-    pool3, logits = jax.lax.map(lambda image: batched(variables, image[None]), x)
-    return pool3[:, 0], logits[:, 0]
-
-  data = PartitionSpec("data")
-  return jax.jit(jax.shard_map(one_at_a_time, mesh=mesh, in_specs=(PartitionSpec(), data),
-                               out_specs=(data, data)))
+@jax.jit
+def _network(variables, x):
+  return FIDInceptionV3().apply(variables, x)
 
 
 def _rebatch(images, batch_size: int) -> Iterator[np.ndarray]:
@@ -484,17 +454,14 @@ def _rebatch(images, batch_size: int) -> Iterator[np.ndarray]:
 
 
 def iter_inception_features(variables, images, batch_size: int = 50, resize: str = "pytorch",
-                            progress: bool = False, total: int | None = None,
-                            per_image: bool | None = None):
+                            progress: bool = False, total: int | None = None):
   """Yields (pool3 [b, 2048], logits [b, 1008]) float32 numpy per batch, in input order.
 
   Same arguments as inception_features; use this to stream statistics over many images.
   Each batch is padded to a fixed size (batch_size rounded up to a multiple of the local
   device count), split over the devices along a 'data' mesh axis, and cut back after.
   The next batch is dispatched before the previous one is fetched, so host-side loading
-  and resizing overlap with the device. per_image (default: per_image_default(), i.e.
-  on CPU) runs the network one image at a time on each device: same features, faster on
-  XLA:CPU.
+  and resizing overlap with the device.
   """
   if resize not in RESIZE_MODES:
     raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
@@ -505,7 +472,6 @@ def iter_inception_features(variables, images, batch_size: int = 50, resize: str
   data_sharding = NamedSharding(mesh, PartitionSpec("data"))
   padded_size = -(-batch_size // len(devices)) * len(devices)
   variables = jax.device_put(variables, NamedSharding(mesh, PartitionSpec()))
-  network = _network_fn(mesh, per_image_default() if per_image is None else per_image)
   if progress:
     from tqdm import tqdm
     bar = tqdm(total=total, unit="img", desc="Inception features")
@@ -516,7 +482,7 @@ def iter_inception_features(variables, images, batch_size: int = 50, resize: str
     pad = padded_size - batch.shape[0]
     batch = np.concatenate([batch, np.zeros((pad, *batch.shape[1:]), batch.dtype)])
     with jax.default_matmul_precision("highest"):
-      pool3, logits = network(variables, _preprocess(jax.device_put(batch, data_sharding)))
+      pool3, logits = _network(variables, _preprocess(jax.device_put(batch, data_sharding)))
     return pool3, logits, padded_size - pad
 
   pending = None
@@ -540,7 +506,7 @@ def _fetch(pending, bar):
 
 
 def inception_features(params, images, batch_size: int = 50, resize: str = "pytorch",
-                       progress: bool = False, per_image: bool | None = None):
+                       progress: bool = False):
   """Inception pool3 features and logits of uint8 images, sharded over local devices.
 
   Args:
@@ -554,15 +520,12 @@ def inception_features(params, images, batch_size: int = 50, resize: str = "pyto
       pytorch-fid's. "clean": PIL bicubic with antialiasing on the host, as clean-fid does.
       Either way pixels are then mapped to [-1, 1] by x / 255 * 2 - 1.
     progress: show a tqdm bar.
-    per_image: run the network one image at a time on each device (default: on CPU,
-      where it is faster; see per_image_default). The features are the same either way.
 
   Returns:
     (pool3 [N, 2048], logits [N, 1008]) float32 numpy arrays, in input order.
   """
   total = images.shape[0] if getattr(images, "ndim", None) == 4 else None
-  parts = list(iter_inception_features(params, images, batch_size, resize, progress, total,
-                                       per_image))
+  parts = list(iter_inception_features(params, images, batch_size, resize, progress, total))
   if not parts:
     return (np.zeros((0, 2048), np.float32), np.zeros((0, NUM_CLASSES), np.float32))
   return tuple(np.concatenate(p) for p in zip(*parts))

@@ -89,14 +89,6 @@ def test_features_vary_across_images(one_pass):
   assert rel_diff(pool3[0], pool3[1]) > 1e-2  # else the tests below prove nothing
 
 
-def test_one_image_at_a_time_computes_the_batched_function(jax_variables, images, one_pass):
-  """The CPU default (lax.map over single images) against the whole-batch call."""
-  assert inception.per_image_default()  # the suite runs on CPU, so one_pass used it
-  batched = inception_features(jax_variables, images, batch_size=8, per_image=False)
-  assert rel_diff(batched[0], one_pass[0]) < 1e-6
-  assert rel_diff(batched[1], one_pass[1]) < 1e-6
-
-
 def test_streaming_keeps_every_sample(jax_variables, images, one_pass, batch):
   """N = 3 * batch + 1: the last batch is padded, and the padding cut off again."""
   pool3, logits = inception_features(jax_variables, images, batch_size=batch)
