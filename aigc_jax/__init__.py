@@ -6,3 +6,7 @@ Subpackages: `models` (Flax modules only), `data` (datasets and input pipelines)
 """
 
 __version__ = "0.1.0"
+
+from aigc_jax import cpu_flags as _cpu_flags
+
+_cpu_flags.apply()  # Before JAX starts its backend; see aigc_jax/cpu_flags.py.

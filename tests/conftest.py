@@ -1,6 +1,7 @@
-"""Test-wide settings: a private tfds data folder and a shared XLA compilation cache.
+"""Test-wide settings: a private tfds data folder, a shared XLA compilation cache, and
+aigc_jax's XLA:CPU flags (aigc_jax/cpu_flags.py), so tests run what `aigc` runs.
 
-Both are set before JAX or tfds are imported. The compilation cache lets the many tiny
+All are set before JAX or tfds are imported. The compilation cache lets the many tiny
 training runs of the suite, which compile the same programs, compile each only once.
 """
 
@@ -11,6 +12,7 @@ _ROOT = os.path.join(tempfile.gettempdir(), f"aigc_jax_tests_{os.getuid()}")
 os.environ.setdefault("TFDS_DATA_DIR", os.path.join(_ROOT, "tensorflow_datasets"))
 os.environ.setdefault("AIGC_JAX_CACHE_DIR", os.path.join(_ROOT, "xla_cache"))
 
+import aigc_jax  # noqa: E402,F401  (first: it sets XLA_FLAGS before JAX starts, as in `aigc`)
 import jax  # noqa: E402
 import pytest  # noqa: E402
 

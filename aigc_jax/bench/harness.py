@@ -235,6 +235,7 @@ def run(opts: Options = Options(), log=print) -> dict:
     raise UserError(f"unknown benchmark rows {', '.join(sorted(unknown))}; choose from {', '.join(ROWS)}")
   out = {"device": str(jax.devices()[0].device_kind), "backend": jax.default_backend(),
          "cpu_count": os.cpu_count(), "load_average_start": os.getloadavg()[0],
+         "xla_flags": os.environ.get("XLA_FLAGS", ""),
          "compute_dtype": opts.compute_dtype, "batch": opts.batch, "resolution": opts.resolution}
   for row in ROWS:
     if row in opts.rows:

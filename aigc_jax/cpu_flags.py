@@ -1,0 +1,46 @@
+"""XLA:CPU settings measured to be faster for this library's models, applied on import.
+
+jax 0.10's CPU backend hands convolutions to YNNPACK. On the 2-core AVX2 machine of
+docs/benchmarks.md, XLA's own (Eigen) convolutions ran every model faster, interleaved in
+one run each: DCGAN train step 193 -> 239 images/s, VAE step 76 -> 149, CycleGAN step
+0.21 -> 0.36, Inception features 8.5 -> 12.4 images/s. Matrix products stay with YNNPACK
+(the float32 matmul figure is the same, about 155 GFLOP/s, either way). The flag only
+affects the CPU backend.
+
+XLA reads XLA_FLAGS once, when JAX starts its backend (the first `jax.devices()` or
+computation), so `import aigc_jax` sets it in the environment before that; a program that
+starts JAX first keeps XLA's defaults. A flag the user already set in XLA_FLAGS is left
+as it is (so `--xla_cpu_experimental_ynn_fusion_type=+individual_convolution` restores
+the default), and nothing is set for a jaxlib outside `VERIFIED_JAXLIB`, since XLA
+aborts the process on a flag or value it does not know.
+"""
+
+import importlib.metadata
+import os
+
+FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
+# jaxlib release series whose XLA knows FLAGS (flag and value were checked on these).
+VERIFIED_JAXLIB = ("0.10.",)
+
+
+def _jaxlib_version() -> str:
+  try:
+    return importlib.metadata.version("jaxlib")
+  except importlib.metadata.PackageNotFoundError:
+    return ""
+
+
+def apply(environ=None, jaxlib_version: str | None = None) -> list[str]:
+  """Appends each of FLAGS whose name XLA_FLAGS does not mention yet; returns those added.
+
+  Does nothing for a jaxlib outside VERIFIED_JAXLIB. `environ` defaults to os.environ.
+  """
+  environ = os.environ if environ is None else environ
+  version = _jaxlib_version() if jaxlib_version is None else jaxlib_version
+  if not version.startswith(VERIFIED_JAXLIB):
+    return []
+  current = environ.get("XLA_FLAGS", "")
+  added = [flag for flag in FLAGS if flag.split("=")[0] not in current]
+  if added:
+    environ["XLA_FLAGS"] = " ".join([current, *added]).strip()
+  return added
