@@ -36,7 +36,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from aigc_jax.models import layers, upsample as up
+from aigc_jax.models import downsample, layers, upsample as up
 
 # PyTorch's ConvTranspose2d(k=4, s=2, p=1) doubles the size; as a fractionally strided
 # convolution that is padding k - 1 - p = 2 on each side of the dilated input.
@@ -140,7 +140,8 @@ class Discriminator(nn.Module):
     sn = lambda layer, h: layers.spectral(layer, h, enabled=self.spectral_norm, update_stats=train)
     for i in range(n):
       x = sn(nn.Conv(self.base_features * 2**i, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                     use_bias=use_bias, kernel_init=_conv_init, dtype=self.dtype), x)
+                     use_bias=use_bias, kernel_init=_conv_init, dtype=self.dtype,
+                     conv_general_dilated=downsample.conv_general_dilated), x)
       if i > 0 and norm is not None:
         x = norm(train, self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
