@@ -16,6 +16,10 @@ not cover (other strides, dilations, groups, or narrow inputs, where four phase
 convolutions with few outputs use the machine badly) fall through to XLA unchanged.
 Being a `jax.custom_vjp`, it supports reverse-mode derivatives of any order (gradient
 penalties), not forward mode.
+
+The DCGAN discriminator uses it (its train step: 251 -> 280 images/s, interleaved). In
+the VAE encoder, the CycleGAN networks and the restoration net it made no difference
+(interleaved steps/s: 1.12 / 1.13, 0.354 / 0.355, 5.56 / 5.50), so they keep XLA's.
 """
 
 import functools
@@ -64,6 +68,11 @@ def _stride2_bwd(padding, precision, residuals, dy):
 stride2_conv.defvjp(_stride2_fwd, _stride2_bwd)
 
 
+def _is_nhwc(lhs_shape, rhs_shape, dimension_numbers) -> bool:
+  as_given = jax.lax.conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+  return as_given == jax.lax.conv_dimension_numbers(lhs_shape, rhs_shape, _NHWC)
+
+
 def covers(lhs_shape, rhs_shape, window_strides, padding, lhs_dilation=None,
            rhs_dilation=None, dimension_numbers=None, feature_group_count=1) -> bool:
   """Whether `stride2_conv` computes this `lax.conv_general_dilated` call."""
@@ -73,8 +82,7 @@ def covers(lhs_shape, rhs_shape, window_strides, padding, lhs_dilation=None,
     return False
   if len(lhs_shape) != 4 or lhs_shape[-1] < MIN_PHASE_FEATURES:
     return False
-  nhwc = jax.lax.conv_dimension_numbers(lhs_shape, rhs_shape, _NHWC)
-  if dimension_numbers is None or jax.lax.conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers) != nhwc:
+  if dimension_numbers is None or not _is_nhwc(lhs_shape, rhs_shape, dimension_numbers):
     return False
   k, k2 = rhs_shape[:2]
   (lo, hi), (lo2, hi2) = (tuple(p) for p in padding)
