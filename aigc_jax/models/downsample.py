@@ -89,8 +89,8 @@ def covers(lhs_shape, rhs_shape, window_strides, padding, lhs_dilation=None,
   # Square kernel, the same padding on both axes, even sizes, and an output of exactly
   # half the input: lo + hi = k - 2 (the 4x4 kernels with padding 1), or k - 1, whose
   # last padded row is never read (PyTorch's 3x3 kernels with padding 1).
-  return (k == k2 and (lo, hi) == (lo2, hi2) and lo + hi in (k - 2, k - 1) and
-          lhs_shape[1] % 2 == 0 and lhs_shape[2] % 2 == 0)
+  return (k == k2 and (lo, hi) == (lo2, hi2) and min(lo, hi) >= 0 and
+          lo + hi in (k - 2, k - 1) and lhs_shape[1] % 2 == 0 and lhs_shape[2] % 2 == 0)
 
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,

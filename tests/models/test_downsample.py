@@ -67,6 +67,7 @@ def test_second_order_gradients_match_xla(shape, k, padding):
     ((3, 8, 8, 3), (2, 2), ((1, 1), (1, 1))),    # RGB input: XLA's gradient is faster
     ((3, 9, 9, 64), (2, 2), ((1, 1), (1, 1))),   # odd size
     ((3, 8, 8, 64), (2, 2), ((0, 0), (0, 0))),   # output not half the input
+    ((3, 8, 8, 64), (2, 2), ((-1, 3), (-1, 3))),  # negative padding (a crop)
     ((3, 8, 8, 64), (2, 2), "SAME"),             # string padding (the DCGAN's is explicit)
 ])
 def test_other_convolutions_fall_through_to_xla(shape, strides, padding):
