@@ -44,3 +44,22 @@ def apply(environ=None, jaxlib_version: str | None = None) -> list[str]:
   if added:
     environ["XLA_FLAGS"] = " ".join([current, *added]).strip()
   return added
+
+
+def cpu_convolution_library() -> str | None:
+  """Which kernels XLA:CPU gives a large convolution in this process: "ynnpack" or "xla"
+  (Eigen); None when JAX's default backend is not the CPU.
+
+  The environment alone does not tell: a program that started JAX before importing
+  aigc_jax has the flag in XLA_FLAGS but not in effect. Compiles one stride-2
+  convolution (the DCGAN discriminator's 64 -> 128 layer at batch 128) without running it.
+  """
+  import jax
+  import jax.numpy as jnp
+  if jax.default_backend() != "cpu":
+    return None
+  conv = jax.jit(lambda x, w: jax.lax.conv_general_dilated(
+      x, w, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")))
+  hlo = conv.lower(jax.ShapeDtypeStruct((128, 16, 16, 64), jnp.float32),
+                   jax.ShapeDtypeStruct((4, 4, 64, 128), jnp.float32)).compile().as_text()
+  return "ynnpack" if "ynn_fusion" in hlo else "xla"

@@ -1,9 +1,11 @@
 """aigc_jax.cpu_flags: which XLA flags are set, when, and that XLA takes them."""
 
 import os
+import subprocess
+import sys
 
 import jax
-import jax.numpy as jnp
+import pytest
 
 from aigc_jax import cpu_flags
 
@@ -35,12 +37,23 @@ def test_sets_nothing_for_an_unverified_jaxlib():
   assert cpu_flags.apply(env, "") == [] and env == {}
 
 
-def test_this_process_runs_with_the_flags():
-  """conftest imports aigc_jax before JAX starts, as `aigc` does; XLA accepted the flag
-  (else the process would have aborted) and hands this convolution to Eigen, where the
-  default would have made it a YNNPACK fusion."""
-  assert NAME in os.environ["XLA_FLAGS"]
-  conv = jax.jit(lambda x, w: jax.lax.conv_general_dilated(
-      x, w, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")))
-  hlo = conv.lower(jnp.ones((128, 16, 16, 64)), jnp.ones((4, 4, 64, 128))).compile().as_text()
-  assert "convolution(" in hlo and "ynn_fusion" not in hlo
+def _probe_in_subprocess(xla_flags: str) -> str:
+  script = "from aigc_jax import cpu_flags; print(cpu_flags.cpu_convolution_library())"
+  env = dict(os.environ, XLA_FLAGS=xla_flags, JAX_PLATFORMS="cpu")
+  out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                       text=True, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="a CPU-backend setting")
+@pytest.mark.skipif(not cpu_flags._jaxlib_version().startswith(cpu_flags.VERIFIED_JAXLIB),
+                    reason="cpu_flags sets nothing for this jaxlib (by design)")
+def test_the_flag_reaches_xla():
+  """conftest imports aigc_jax before JAX starts, as `aigc` does. XLA accepted the flag
+  (else the process would have aborted) and compiles convolutions with Eigen; with the
+  default restored, the same probe finds YNNPACK, so the probe can tell them apart."""
+  if os.environ.get("XLA_FLAGS", "").count(NAME) != 1 or FLAG not in os.environ["XLA_FLAGS"]:
+    pytest.skip("XLA_FLAGS sets this flag to the user's own value")
+  assert cpu_flags.cpu_convolution_library() == "xla"
+  assert _probe_in_subprocess(f"{NAME}=+individual_convolution") == "ynnpack"

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from aigc_jax import cpu_flags
 from aigc_jax.bench import flops
 from aigc_jax.bench.options import ROWS, Options
 from aigc_jax.errors import UserError
@@ -236,6 +237,7 @@ def run(opts: Options = Options(), log=print) -> dict:
   out = {"device": str(jax.devices()[0].device_kind), "backend": jax.default_backend(),
          "cpu_count": os.cpu_count(), "load_average_start": os.getloadavg()[0],
          "xla_flags": os.environ.get("XLA_FLAGS", ""),
+         "cpu_convolutions": cpu_flags.cpu_convolution_library(),
          "compute_dtype": opts.compute_dtype, "batch": opts.batch, "resolution": opts.resolution}
   for row in ROWS:
     if row in opts.rows:

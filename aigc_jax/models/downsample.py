@@ -12,8 +12,10 @@ against XLA's 59 ms (input gradient alone: 16 against 45 ms).
 `conv_general_dilated` has `lax.conv_general_dilated`'s signature, so it goes into
 `nn.Conv(..., conv_general_dilated=downsample.conv_general_dilated)`: the layer keeps
 its parameters and function, only its gradient is computed differently. Layers it does
-not cover (other strides, dilations, groups, or narrow inputs, where four phase
-convolutions with few outputs use the machine badly) fall through to XLA unchanged.
+not cover (other strides, dilations, groups, 1x1 kernels, or narrow inputs, where four
+phase convolutions with few outputs use the machine badly) fall through to XLA
+unchanged. It assumes the repo's meshes (`train/sharding.py`: automatic axes); under a
+mesh with explicit axes the phases' reshape needs an out_sharding it does not give.
 Being a `jax.custom_vjp`, it supports reverse-mode derivatives of any order (gradient
 penalties), not forward mode.
 
@@ -55,12 +57,13 @@ def _stride2_bwd(padding, precision, residuals, dy):
   x, kernel = residuals
   k = kernel.shape[0]
   (lo, hi), _ = padding
-  if lo + hi == k - 1:  # The last padded row and column are never read (see covers).
+  if lo + hi == k - 1:  # The last row and column of the padded input are never read.
     hi -= 1
   # The adjoint: a stride-2 transposed convolution with the kernel flipped and its
   # channel axes swapped, padded by (k - 1 - lo, k - 1 - hi) on the dilated gradient.
   adjoint = jnp.swapaxes(kernel[::-1, ::-1], 2, 3)
-  dx = upsample.conv_transpose_phases(dy, adjoint, (k - 1 - lo, k - 1 - hi)).astype(x.dtype)
+  dx = upsample.conv_transpose_phases(dy, adjoint, (k - 1 - lo, k - 1 - hi), precision)
+  dx = dx.astype(x.dtype)
   _, kernel_vjp = jax.vjp(lambda w: _forward(x, w, padding, precision), kernel)
   return dx, kernel_vjp(dy)[0]
 
@@ -89,7 +92,8 @@ def covers(lhs_shape, rhs_shape, window_strides, padding, lhs_dilation=None,
   # Square kernel, the same padding on both axes, even sizes, and an output of exactly
   # half the input: lo + hi = k - 2 (the 4x4 kernels with padding 1), or k - 1, whose
   # last padded row is never read (PyTorch's 3x3 kernels with padding 1).
-  return (k == k2 and (lo, hi) == (lo2, hi2) and min(lo, hi) >= 0 and
+  # A 1x1 kernel has nothing to decompose (one phase would get no taps).
+  return (k == k2 and k >= 2 and (lo, hi) == (lo2, hi2) and min(lo, hi) >= 0 and
           lo + hi in (k - 2, k - 1) and lhs_shape[1] % 2 == 0 and lhs_shape[2] % 2 == 0)
 
 

@@ -62,11 +62,12 @@ def _phase_taps(k: int, lo: int, a: int):
   return t0, len(range(t0, k, 2)), (a + t0 - lo) // 2
 
 
-def conv_transpose_phases(x, kernel, padding=(2, 2)):
+def conv_transpose_phases(x, kernel, padding=(2, 2), precision=None):
   """`dilated_conv_transpose(x, kernel, padding)` as four stride-1 convolutions.
 
   x [B, H, W, Cin], kernel [k, k, Cin, Cout] -> [B, 2H, 2W, Cout]; `padding` (lo, hi)
-  must make the output exactly twice the input (2H + lo + hi - k == 2H).
+  must make the output exactly twice the input (2H + lo + hi - k == 2H). `precision`
+  goes to the convolutions (lax's).
   """
   b, h, w, _ = x.shape
   k = kernel.shape[0]
@@ -84,7 +85,7 @@ def conv_transpose_phases(x, kernel, padding=(2, 2)):
     for t_col, n_col, o_col in taps:
       window = padded[:, front + o_row:front + o_row + h + n_row - 1, front + o_col:front + o_col + w + n_col - 1]
       cols.append(jax.lax.conv_general_dilated(window, kernel[t_row::2, t_col::2], (1, 1), "VALID",
-                                               dimension_numbers=_DN))
+                                               dimension_numbers=_DN, precision=precision))
     rows.append(jnp.stack(cols, axis=3))  # [B, H, W, 2 (column phase), Cout]
   return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, -1)
 
