@@ -9,7 +9,9 @@ forward pass (`jax.vjp`), so each step does the work of the PyTorch reference an
 Options (config keys; the defaults give the reference step above, bit for bit):
 - `loss`: a name in `aigc_jax.losses.LOSSES`.
 - `n_critic`: discriminator updates per generator update. The extra `n_critic - 1`
-  updates run first, in a `lax.scan` inside the same jitted step; each uses the step's
+  updates run first, in an unrolled `lax.scan` inside the same jitted step (XLA:CPU ran
+  the rolled loop's body 14x slower: WGAN-GP on digits, 4.4 s against 0.31 s per
+  step); each uses the step's
   *same* real batch (the loop hands one batch per step) with *fresh* latents, and the
   last update is the one described above, whose fakes also train the generator.
 - `gp_weight` (WGAN-GP's lambda on interpolates) and `r1_gamma` (R1 on reals, times
@@ -233,7 +235,8 @@ def make_train_step(config):
         fake_i, _ = g_apply(state.g_params, state.g_batch_stats, z_i, y)
         d_state, _ = d_update(d_state, real, jax.lax.stop_gradient(fake_i), y, k_di)
         return d_state, None
-      d_state, _ = jax.lax.scan(critic_step, d_state, jax.random.split(k_critic, opts.n_critic - 1))
+      d_state, _ = jax.lax.scan(critic_step, d_state, jax.random.split(k_critic, opts.n_critic - 1),
+                                unroll=True)
 
     z = jax.random.normal(k_z, (real.shape[0], latent_dim), real.dtype)
     fake, g_pullback, g_batch_stats = jax.vjp(
