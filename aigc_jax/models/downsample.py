@@ -21,8 +21,9 @@ penalties), not forward mode.
 
 The DCGAN discriminator uses it. Interleaved A/B of whole train steps: the seed's recipe
 at 32x32 RGB, batch 128, 251 -> 280 images/s; the default digits config 35.7 -> 36.5
-steps/s; with R1 (second derivatives) 12.9 -> 26.5 steps/s. In the VAE encoder, the CycleGAN networks and the restoration net it made no difference
-(interleaved steps/s: 1.12 / 1.13, 0.354 / 0.355, 5.56 / 5.50), so they keep XLA's.
+steps/s; with R1 (second derivatives) 12.9 -> 26.5 steps/s. In the VAE encoder, the
+CycleGAN networks and the restoration net it made no difference (interleaved steps/s:
+1.12 / 1.13, 0.354 / 0.355, 5.56 / 5.50), so they keep XLA's.
 """
 
 import functools

@@ -10,10 +10,10 @@ Options (config keys; the defaults give the reference step above, bit for bit):
 - `loss`: a name in `aigc_jax.losses.LOSSES`.
 - `n_critic`: discriminator updates per generator update. The extra `n_critic - 1`
   updates run first, in an unrolled `lax.scan` inside the same jitted step (XLA:CPU ran
-  the rolled loop's body 14x slower: WGAN-GP on digits, 4.4 s against 0.31 s per
-  step); each uses the step's
-  *same* real batch (the loop hands one batch per step) with *fresh* latents, and the
-  last update is the one described above, whose fakes also train the generator.
+  the rolled loop 14x slower: WGAN-GP on digits, 4.4 s against 0.31 s per step); each
+  uses the step's *same* real batch (the loop hands one batch per step) with *fresh*
+  latents, and the last update is the one described above, whose fakes also train the
+  generator.
 - `gp_weight` (WGAN-GP's lambda on interpolates) and `r1_gamma` (R1 on reals, times
   gamma / 2): discriminator regularizers, on the images the discriminator sees.
 - `diffaugment`: a DiffAugment policy, applied to real and fake images (independent
