@@ -92,15 +92,9 @@ class ResnetGenerator(nn.Module):
     for _ in range(self.n_blocks):
       x = ResnetBlock(dtype=dt)(x)
     for i, mult in enumerate((2, 1)):
-      name = f"ConvTranspose_{i}"  # What nn.ConvTranspose is called, in both lowerings.
-      if self.upsample == "dilated":
-        x = nn.ConvTranspose(self.ngf * mult, (3, 3), strides=(2, 2), padding=_UP_PADDING,
-                             transpose_kernel=True, kernel_init=_conv_init, dtype=dt, name=name)(x)
-      elif self.upsample == "subpixel":
-        x = up.SubpixelConvTranspose(self.ngf * mult, 3, padding=_UP_PADDING[0], transpose_kernel=True,
-                                     use_bias=True, kernel_init=_conv_init, dtype=dt, name=name)(x)
-      else:
-        raise ValueError(f"unknown upsample {self.upsample!r}; choose subpixel or dilated")
+      # Named as nn.ConvTranspose is, in both lowerings.
+      x = up.conv_transpose_layer(self.upsample, self.ngf * mult, 3, _UP_PADDING[0], transpose_kernel=True,
+                                  use_bias=True, kernel_init=_conv_init, dtype=dt, name=f"ConvTranspose_{i}")(x)
       x = nn.relu(InstanceNorm(dtype=dt)(x))
     x = Conv(self.out_channels, (7, 7), padding="VALID", dtype=dt)(reflect_pad(x, 3))
     return jnp.tanh(x).astype(jnp.float32)

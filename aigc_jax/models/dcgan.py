@@ -39,14 +39,12 @@ import jax.numpy as jnp
 from aigc_jax.models import downsample, layers, upsample as up
 
 # PyTorch's ConvTranspose2d(k=4, s=2, p=1) doubles the size; as a fractionally strided
-# convolution that is padding k - 1 - p = 2 on each side of the dilated input.
-_UP_PADDING = ((2, 2), (2, 2))
+# convolution that is padding k - 1 - p = 2 on each side of the dilated input (both axes).
+_UP_PADDING = (2, 2)
 # PyTorch's DCGAN initialises conv weights from N(0, 0.02), BatchNorm scale from N(1, 0.02).
 _conv_init = nn.initializers.normal(0.02)
 # Discriminator conditioning modes (`conditioning`).
 D_CONDITIONING = ("concat", "projection")
-# How the generator computes its transposed convolutions (`upsample`).
-UPSAMPLE = ("subpixel", "dilated")
 
 
 def num_stages(resolution: int) -> int:
@@ -63,7 +61,7 @@ class Generator(nn.Module):
   With `cond_dim > 0`, `y` is required: a bias-free Dense layer maps it to an
   `embed_dim`-vector (for a one-hot y, a learned per-class embedding, initialised N(0, 1)
   like z) that is concatenated to z; with `cbn` every BatchNorm is also conditional.
-  `upsample` names the lowering of the transposed convolutions (`UPSAMPLE`).
+  `upsample` names the lowering of the transposed convolutions (`upsample.LOWERINGS`).
   """
   resolution: int = 32
   channels: int = 3
@@ -77,8 +75,8 @@ class Generator(nn.Module):
   @nn.compact
   def __call__(self, z, y=None, train: bool = True):
     n = num_stages(self.resolution)
-    if self.upsample not in UPSAMPLE:
-      raise ValueError(f"unknown upsample {self.upsample!r}; choose one of {', '.join(UPSAMPLE)}")
+    if self.upsample not in up.LOWERINGS:
+      raise ValueError(f"unknown upsample {self.upsample!r}; choose one of {', '.join(up.LOWERINGS)}")
     if self.cond_dim:
       y = _check_condition(y, z.shape[0], self.cond_dim)
       embedding = nn.Dense(self.embed_dim, use_bias=False, kernel_init=nn.initializers.normal(1.0),
@@ -99,12 +97,8 @@ class Generator(nn.Module):
         x = layers.BatchNorm(use_running_average=not train, scale_init=layers.bn_scale_init, dtype=self.dtype)(x)
       x = nn.relu(x)
       features = self.channels if i == n - 1 else self.base_features * 2**(n - 2 - i)
-      name = f"ConvTranspose_{i + 1}"
-      if self.upsample == "dilated":
-        x = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding=_UP_PADDING, use_bias=False,
-                             kernel_init=_conv_init, dtype=self.dtype, name=name)(x)
-      else:
-        x = up.SubpixelConvTranspose(features, kernel_init=_conv_init, dtype=self.dtype, name=name)(x)
+      x = up.conv_transpose_layer(self.upsample, features, 4, _UP_PADDING, kernel_init=_conv_init,
+                                  dtype=self.dtype, name=f"ConvTranspose_{i + 1}")(x)
     return jnp.tanh(x).astype(jnp.float32)
 
 

@@ -181,3 +181,28 @@ class LatentProjection(nn.Module):
     kernel = self.param("kernel", self.kernel_init, (4, 4, z.shape[-1], self.features), self.param_dtype)
     z, kernel = nn.dtypes.promote_dtype(z, kernel, dtype=self.dtype)
     return project_latent(z, kernel)
+
+
+# How a model may compute its stride-2 transposed convolutions (its `upsample` field).
+LOWERINGS = ("subpixel", "dilated")
+
+
+def conv_transpose_layer(lowering: str, features: int, kernel_size: int = 4, padding=(2, 2), *,
+                         transpose_kernel: bool = False, use_bias: bool = False, fused: bool | None = None,
+                         kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal(),
+                         dtype: Any = None, name: str | None = None) -> nn.Module:
+  """A stride-2 transposed-convolution layer that doubles the size, in either lowering.
+
+  "subpixel": `SubpixelConvTranspose`; "dilated": the straightforward `nn.ConvTranspose`
+  with `padding` (lo, hi) on both axes. Both have the same parameters (names, shapes, and
+  initial values for one key) and compute the same function, so a model picks one by a
+  field and its checkpoints fit either.
+  """
+  if lowering == "subpixel":
+    return SubpixelConvTranspose(features, kernel_size, padding=tuple(padding), transpose_kernel=transpose_kernel,
+                                 use_bias=use_bias, fused=fused, kernel_init=kernel_init, dtype=dtype, name=name)
+  if lowering == "dilated":
+    return nn.ConvTranspose(features, (kernel_size, kernel_size), strides=(2, 2),
+                            padding=(tuple(padding), tuple(padding)), transpose_kernel=transpose_kernel,
+                            use_bias=use_bias, kernel_init=kernel_init, dtype=dtype, name=name)
+  raise ValueError(f"unknown upsample {lowering!r}; choose one of {', '.join(LOWERINGS)}")

@@ -97,16 +97,10 @@ class ConvDecoder(nn.Module):
     x = nn.swish(nn.Dense(size * size * self.features[-1], dtype=self.dtype)(x))
     x = x.reshape(x.shape[0], size, size, self.features[-1])
     for i, f in enumerate(reversed(self.features)):
-      name = f"ConvTranspose_{i}"  # What nn.ConvTranspose is called, in both lowerings.
-      if self.upsample == "dilated":
-        x = nn.ConvTranspose(f, (4, 4), strides=(2, 2), padding="SAME", dtype=self.dtype, name=name)(x)
-      elif self.upsample == "subpixel":
-        # Flax's "SAME" for a 4x4 stride-2 transposed convolution pads the dilated input by 2.
-        x = up.SubpixelConvTranspose(f, 4, padding=(2, 2), use_bias=True, fused=False, dtype=self.dtype,
-                                     name=name)(x)
-      else:
-        raise ValueError(f"unknown upsample {self.upsample!r}; choose subpixel or dilated")
-      x = nn.swish(x)
+      # Padding 2 on the dilated input is Flax's "SAME" for a 4x4 stride-2 transposed
+      # convolution; named as nn.ConvTranspose is, in both lowerings.
+      x = nn.swish(up.conv_transpose_layer(self.upsample, f, 4, (2, 2), use_bias=True, fused=False,
+                                           dtype=self.dtype, name=f"ConvTranspose_{i}")(x))
     x = nn.Conv(self.channels * self.num_params, (3, 3), dtype=self.dtype)(x)
     return x.reshape(*x.shape[:3], self.channels, self.num_params).astype(jnp.float32)
 
