@@ -8,8 +8,6 @@ writes one PNG per readable image into the `--out` folder (same file name, exten
 .png); unreadable files are skipped with a warning.
 """
 
-from aigc_jax.errors import UserError
-
 
 def register(subparsers):
   p = subparsers.add_parser(
@@ -26,12 +24,9 @@ def register(subparsers):
 
 def _restore_cyclegan(workdir):
   from aigc_jax.train import loop
-
-  def check(config):
-    if config.get("task") != "cyclegan":
-      raise UserError(f"{workdir!r} is a {config.get('task')!r} run; `aigc translate` needs a CycleGAN run "
-                      f"(e.g. trained with configs/cyclegan_photos.py)")
-  config, _, state = loop.restore_run(workdir, check)
+  config, _, state = loop.restore_run(
+      workdir, task="cyclegan",
+      needs="`aigc translate` needs a CycleGAN run (e.g. trained with configs/cyclegan_photos.py)")
   return config, state
 
 

@@ -41,12 +41,8 @@ def register(subparsers):
 
 def _restore_vae(workdir):
   from aigc_jax.train import loop
-
-  def check(config):
-    if config.get("task") != "vae":
-      raise UserError(f"{workdir!r} is a {config.get('task')!r} run; this command needs a VAE run "
-                      f"(e.g. trained with configs/vae_digits.py)")
-  config, _, state = loop.restore_run(workdir, check)
+  config, _, state = loop.restore_run(
+      workdir, task="vae", needs="this command needs a VAE run (e.g. trained with configs/vae_digits.py)")
   return config, state
 
 

@@ -52,16 +52,19 @@ def init_state(task, config, mesh):
   return jax.jit(lambda k: task.init_state(config, k), out_shardings=sharding.replicated(mesh))(init_key)
 
 
-def restore_run(workdir: str, check=None):
+def restore_run(workdir: str, check=None, *, task: str | None = None, needs: str = ""):
   """(config, task, state) of the latest checkpoint of a training workdir.
 
-  `check(config)`, if given, runs before anything is read from the checkpoint (a
-  command raises a UserError there when the run is not of the kind it needs). A
+  A command that needs one kind of run names it: `task` (a UserError "<workdir> is a
+  '<its task>' run; <needs>" for any other), or `check(config)` for a finer test that
+  raises its own UserError. Both run before anything is read from the checkpoint. A
   workdir without a checkpoint, or whose checkpoint does not fit its config, is a
   UserError.
   """
   from aigc_jax import configlib
   config = configlib.config_from_workdir(workdir)
+  if task is not None and config.get("task") != task:
+    raise UserError(f"{workdir!r} is a {config.get('task')!r} run; {needs}")
   if check is not None:
     check(config)
   ckpt = checkpoint.open_for_reading(workdir)
