@@ -6,10 +6,11 @@ metrics) they are uint8 in [0, 255]; inside models and train steps they are floa
 """
 
 from aigc_jax.data.pipeline import (
-    DatasetInfo, dataset_info, get_builder, load_images, make_dataset, to_model_range,
-    to_uint8, train_batches)
+    DatasetInfo, builder_for, check_batch_split, dataset_info, get_builder, label_names,
+    load_images, make_dataset, to_model_range, to_uint8, train_batches, validate)
 
 __all__ = [
-    "DatasetInfo", "dataset_info", "get_builder", "load_images", "make_dataset",
-    "to_model_range", "to_uint8", "train_batches",
+    "DatasetInfo", "builder_for", "check_batch_split", "dataset_info", "get_builder",
+    "label_names", "load_images", "make_dataset", "to_model_range", "to_uint8",
+    "train_batches", "validate",
 ]

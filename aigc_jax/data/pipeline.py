@@ -2,13 +2,25 @@
 
 A dataset is named in the config (`config.data.name`). Names in `EMBEDDED` are builders
 of this package whose data ship inside a dependency; they are prepared on first use,
-offline. Any other name is a tensorflow-datasets catalog name, which must already be
-prepared in `config.data.data_dir` (or tfds' default) unless `config.data.download` is
-true; reading a prepared dataset needs no TensorFlow.
+offline. `folder` is the user's own folder of images, `config.data.path`, prepared once
+into a tfds dataset keyed by its contents (`aigc_jax.data.folder`). Any other name is a
+tensorflow-datasets catalog name, which must already be prepared in
+`config.data.data_dir` (or tfds' default) unless `config.data.download` is true; reading
+a prepared dataset needs no TensorFlow.
+
+Every image is fitted to `data.resolution` x `data.resolution` with `data.channels`
+channels when it is read, by the policy `data.resize` (default "resize"):
+- "resize": the whole image, squeezed to a square if it is not one;
+- "center_crop": the largest centred square, resized;
+- "random_crop": the shorter side resized to `RANDOM_CROP_SCALE` x resolution, then a
+  square at a random position. Drawn here, on the host, per image and per epoch from
+  (seed, position in the stream) by grain's `random_map`, so it is part of the batch's
+  pure function of (seed, step); evaluation and test images take the centre instead.
 
 The training stream is a random-access `grain.MapDataset`: batch `i` is a pure function
 of (seed, i), so a run resumed at step k reads exactly the batches an uninterrupted run
-would have read, with no iterator state to save.
+would have read, with no iterator state to save. `train_batches` reads it with grain's
+reader threads (decoding and resizing off the main thread, batches read ahead).
 
 Conditions for conditional models: a class label (`label_key`, default "label") comes
 out as "label" int32 [b]; a dict of boolean attributes (`attribute_key`, default
@@ -20,19 +32,23 @@ centred square before resizing, for non-square images such as celeb_a's 218x178.
 
 import dataclasses
 import os
-import threading
-import queue
 
 import grain
 import jax
 import numpy as np
 from PIL import Image
 
-from aigc_jax.data import digits
+from aigc_jax.data import digits, folder
 from aigc_jax.errors import UserError
 
 # Datasets whose data ship inside a dependency: name -> tfds builder class.
 EMBEDDED = {"digits": digits.Digits}
+RESIZE_POLICIES = ("resize", "center_crop", "random_crop")
+# "random_crop" first brings the shorter side to this times the resolution.
+RANDOM_CROP_SCALE = 1.125
+# grain reader threads of `train_batches`, and batches they read ahead.
+READ_THREADS = 4
+READ_AHEAD = 4
 
 
 def to_model_range(images_uint8):
@@ -73,6 +89,56 @@ def _is_prepared(builder) -> bool:
   return os.path.exists(os.path.join(builder.data_dir, "dataset_info.json"))
 
 
+def builder_for(data_config):
+  """The prepared tfds builder of `config.data`: a folder (prepared on first use, see
+  `aigc_jax.data.folder`), an embedded dataset or a catalog one."""
+  if data_config.name == folder.DATASET_NAME:
+    return folder.builder(data_config)
+  return get_builder(data_config.name, data_config.get("data_dir"), data_config.get("download", False))
+
+
+def check_batch_split(batch_size: int, parts: int, what: str = "processes"):
+  """Raises UserError unless `batch_size` splits evenly over `parts` processes (or
+  devices: `what`). The one check every data source and the sharding use."""
+  if batch_size % parts:
+    raise UserError(f"batch_size {batch_size} is not divisible by the {parts} {what}")
+
+
+def process_shard(process_index: int | None = None, process_count: int | None = None) -> tuple[int, int]:
+  """(index, count) of this process, defaulting to `jax.process_index()` / `process_count()`."""
+  return (jax.process_index() if process_index is None else process_index,
+          jax.process_count() if process_count is None else process_count)
+
+
+def validate(data_config):
+  """Checks `config.data` once, when a config is loaded, without reading any image.
+
+  Raises a one-line UserError for: an unknown resize policy; channels other than 1 or
+  3; and, for `folder`, a path that is not a folder and the layout errors of
+  `folder.discover` (class folders mixed with loose images, an empty class folder, a
+  CycleGAN folder without trainA/ or trainB/).
+  """
+  policy = data_config.get("resize", "resize")
+  if policy not in RESIZE_POLICIES:
+    raise UserError(f"unknown data.resize {policy!r}; choose one of {', '.join(RESIZE_POLICIES)}")
+  channels = data_config.get("channels", None)
+  if channels not in (None, 1, 3):
+    raise UserError(f"data.channels must be 1 or 3, got {channels}")
+  is_folder = data_config.get("name") == folder.DATASET_NAME or data_config.get("source") == "folder"
+  if is_folder:
+    folder.discover(data_config.get("path"), data_config.get("test_fraction", folder.DEFAULT_TEST_FRACTION))
+
+
+def label_names(data_config) -> tuple[str, ...]:
+  """The class names of `config.data`'s dataset, () if it has none; for a folder, read
+  from its class folders without preparing it (what a class-conditional config needs
+  to size its model: `num_classes = len(label_names(config.data))`)."""
+  if data_config.name == folder.DATASET_NAME:
+    return folder.discover(data_config.get("path"),
+                           data_config.get("test_fraction", folder.DEFAULT_TEST_FRACTION)).label_names
+  return dataset_info(data_config).label_names
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
   """What models need to know about a dataset: label and attribute names, sizes."""
@@ -110,14 +176,19 @@ class DatasetInfo:
 
 
 def dataset_info(data_config) -> DatasetInfo:
-  builder = get_builder(data_config.name, data_config.get("data_dir"), data_config.get("download", False))
+  """Label and attribute names and split sizes of `config.data`'s dataset (a folder's
+  image shape is the configured one: its files have many)."""
+  builder = builder_for(data_config)
   features = builder.info.features
   label = features[data_config.get("label_key", "label")] if data_config.get("label_key", "label") in features else None
   names = tuple(label.names) if label is not None and hasattr(label, "names") else ()
   attributes = features[_attribute_key(data_config)] if _attribute_key(data_config) in features else None
+  shape = tuple(features[data_config.get("image_key", "image")].shape)
+  if None in shape:
+    shape = (data_config.resolution, data_config.resolution, data_config.get("channels", None) or shape[-1])
   return DatasetInfo(
       name=data_config.name, label_names=names,
-      image_shape=tuple(features[data_config.get("image_key", "image")].shape),
+      image_shape=shape,
       split_sizes={k: v.num_examples for k, v in builder.info.splits.items()},
       attribute_names=tuple(sorted(attributes.keys())) if hasattr(attributes, "keys") else ())
 
@@ -150,15 +221,47 @@ def resize_uint8(image: np.ndarray, resolution: int) -> np.ndarray:
   return out.reshape(resolution, resolution, c)
 
 
-def _preprocess(data_config):
+def fit_uint8(image: np.ndarray, resolution: int, policy: str = "resize", rng=None) -> np.ndarray:
+  """uint8 [H, W, C] -> uint8 [resolution, resolution, C] by the resize policy (see the
+  module docstring); "random_crop" draws its position from `rng` (a numpy Generator),
+  and takes the centre when `rng` is None."""
+  h, w = image.shape[:2]
+  if policy == "resize":
+    return resize_uint8(image, resolution)
+  if policy == "random_crop" and rng is not None:
+    short = max(resolution, round(resolution * RANDOM_CROP_SCALE))
+    scale = short / min(h, w)
+    nh, nw = max(short, round(h * scale)), max(short, round(w * scale))
+    image = _resize_hw(image, nh, nw)
+    top, left = int(rng.integers(0, nh - resolution + 1)), int(rng.integers(0, nw - resolution + 1))
+    return image[top:top + resolution, left:left + resolution]
+  side = min(h, w)
+  top, left = (h - side) // 2, (w - side) // 2
+  return resize_uint8(image[top:top + side, left:left + side], resolution)
+
+
+def _resize_hw(image, h, w):
+  """uint8 [H, W, C] -> [h, w, C], bilinear (antialiased when shrinking)."""
+  if image.shape[:2] == (h, w):
+    return image
+  c = image.shape[-1]
+  pil = Image.fromarray(image[..., 0] if c == 1 else image)
+  return np.asarray(pil.resize((w, h), Image.BILINEAR)).reshape(h, w, c)
+
+
+def _preprocess(data_config, train: bool = False):
+  """The per-record map: (record, rng or None) -> {"image": float32 [R, R, C], ...}."""
   image_key = data_config.get("image_key", "image")
   label_key = data_config.get("label_key", "label")
   attribute_key = _attribute_key(data_config)
   resolution = data_config.resolution
   channels = data_config.get("channels", None)
   crop = data_config.get("center_crop", 0)
+  policy = data_config.get("resize", "resize")
+  if policy not in RESIZE_POLICIES:
+    raise UserError(f"unknown data.resize {policy!r}; choose one of {', '.join(RESIZE_POLICIES)}")
 
-  def fn(record):
+  def fn(record, rng=None):
     image = np.asarray(record[image_key], dtype=np.uint8)
     if image.ndim == 2:
       image = image[..., None]
@@ -168,7 +271,7 @@ def _preprocess(data_config):
       image = np.repeat(image, 3, axis=-1)
     elif channels == 1 and image.shape[-1] == 3:
       image = np.asarray(Image.fromarray(image).convert("L"))[..., None]
-    out = {"image": to_model_range(resize_uint8(image, resolution))}
+    out = {"image": to_model_range(fit_uint8(image, resolution, policy, rng if train else None))}
     if label_key in record:
       out["label"] = np.asarray(record[label_key]).astype(np.int32)
     if isinstance(record.get(attribute_key), dict):
@@ -195,78 +298,57 @@ def make_dataset(data_config, split: str, *, batch_size: int, train: bool, seed:
   Each element is {"image": float32 [b, R, R, C] in [-1, 1], "label": int32 [b]} (the
   label if the dataset has one), plus "attributes": float32 [b, K] if it has attributes.
   """
-  builder = get_builder(data_config.name, data_config.get("data_dir"), data_config.get("download", False))
+  builder = builder_for(data_config)
   if split not in builder.info.splits:
     raise UserError(f"dataset {data_config.name!r} has no split {split!r}; "
                     f"it has {', '.join(builder.info.splits)}")
-  pcount = jax.process_count() if process_count is None else process_count
-  pindex = jax.process_index() if process_index is None else process_index
-  if batch_size % pcount:
-    raise UserError(f"batch_size {batch_size} is not divisible by the {pcount} processes")
+  pindex, pcount = process_shard(process_index, process_count)
+  check_batch_split(batch_size, pcount)
   ds = grain.MapDataset.source(builder.as_data_source(split=split))
   ds = ds[pindex::pcount]  # Each process reads its own disjoint shard.
+  if train and len(ds) < batch_size // pcount:
+    raise UserError(f"{len(ds)} training images (per process) are fewer than one batch of "
+                    f"{batch_size // pcount}; lower --config.batch_size or add images")
+  preprocess = _preprocess(data_config, train)
   if train:
     ds = ds.shuffle(seed=seed).repeat()
-  ds = ds.map(_preprocess(data_config))
+    if data_config.get("resize", "resize") == "random_crop":
+      ds = ds.random_map(preprocess, seed=seed)
+    else:
+      ds = ds.map(preprocess)
+  else:
+    ds = ds.map(preprocess)
   return ds.batch(batch_size // pcount, drop_remainder=train)
 
 
-def train_batches(data_config, *, batch_size: int, seed: int, start_step: int = 0, prefetch: int = 2):
+def train_batches(data_config, *, batch_size: int, seed: int, start_step: int = 0, prefetch: int = READ_AHEAD):
   """Yields the training batches for steps `start_step, start_step + 1, ...`.
 
-  Batches are read ahead on a background thread so that host-side decoding and resizing
-  overlap with the device step.
+  Batches are read ahead by grain's reader threads, so that host-side decoding and
+  resizing overlap with the device step.
   """
   ds = make_dataset(data_config, "train", batch_size=batch_size, train=True, seed=seed)
   return batches_from(ds, start_step, prefetch)
 
 
-def batches_from(ds, start_step: int, prefetch: int = 2):
+def batches_from(ds, start_step: int, prefetch: int = READ_AHEAD):
   """Yields `ds[start_step], ds[start_step + 1], ...` of an endless (repeated) dataset,
-  read ahead on a background thread."""
-  return _prefetch((ds[i] for i in _count(start_step)), prefetch)
-
-
-def _count(start):
-  while True:
-    yield start
-    start += 1
-
-
-def _prefetch(iterator, size):
-  q = queue.Queue(maxsize=size)
-  stop = threading.Event()
-
-  def worker():
-    try:
-      for item in iterator:
-        while not stop.is_set():
-          try:
-            q.put(item, timeout=0.1)
-            break
-          except queue.Full:
-            continue
-        if stop.is_set():
-          return
-    except BaseException as e:  # Re-raised in the consumer.
-      q.put(e)
-
-  threading.Thread(target=worker, daemon=True).start()
-  try:
-    while True:
-      item = q.get()
-      if isinstance(item, BaseException):
-        raise item
-      yield item
-  finally:
-    stop.set()
+  each batch read by one of grain's `READ_THREADS` reader threads, `prefetch` ahead, in
+  order: the same batches as reading them one by one."""
+  steps = grain.MapDataset.range(start_step, 2**62).map(lambda i: ds[i])
+  options = grain.ReadOptions(num_threads=min(READ_THREADS, prefetch), prefetch_buffer_size=prefetch)
+  return iter(steps.to_iter_dataset(options))
 
 
 def load_images(name: str, split: str, data_config=None):
-  """All images of a split as uint8 [N, H, W, C] at their stored size (for metrics)."""
+  """All images of a split as uint8 [N, H, W, C] at their stored size (for metrics); a
+  folder's images, whose sizes differ, come at the configured resolution and channels."""
   from ml_collections import ConfigDict
   cfg = ConfigDict(dict(data_config or {}))
   cfg.name = name
+  if name == folder.DATASET_NAME:
+    ds = make_dataset(cfg, split, batch_size=256, train=False, process_index=0, process_count=1)
+    return np.concatenate([to_uint8(ds[i]["image"]) for i in range(len(ds))])
   builder = get_builder(name, cfg.get("data_dir"), cfg.get("download", False))
   if split not in builder.info.splits:
     raise UserError(f"dataset {name!r} has no split {split!r}; it has {', '.join(builder.info.splits)}")
@@ -281,7 +363,6 @@ def load_attributes(data_config, split: str, indices) -> np.ndarray:
   For conditional sampling without given attributes: real combinations (a smiling,
   bald, young woman is rare) rather than independent coin flips.
   """
-  builder = get_builder(data_config.name, data_config.get("data_dir"), data_config.get("download", False))
-  source = builder.as_data_source(split=split)
+  source = builder_for(data_config).as_data_source(split=split)
   key = _attribute_key(data_config)
   return np.stack([multi_hot(source[int(i) % len(source)][key]) for i in indices])
