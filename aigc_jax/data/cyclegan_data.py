@@ -4,8 +4,10 @@ A source is picked by name with `config.data.source`:
 - "tfds": a tensorflow-datasets `cycle_gan/<name>` dataset (`data.name`), splits trainA,
   trainB, testA, testB. It must be prepared in `data.data_dir` unless `data.download`.
 - "folder": a folder `data.path` with trainA/ and trainB/ (and optionally testA/,
-  testB/) of image files; unreadable files are skipped with a warning. Without testA/
-  (testB/), grids and `aigc eval` use the training images of that domain.
+  testB/) of image files, prepared once into a tfds dataset with those four splits
+  and streamed from it like "tfds" (`aigc_jax.data.folder`: never the whole folder in
+  memory; unreadable files skipped with a warning each). Without testA/ (testB/),
+  grids and `aigc eval` use the training images of that domain.
 - "photos": crops of scikit-learn's two sample photos (`aigc_jax.data.photos`), no
   download: `data.photo_size`, `data.photo_scale`, `data.num_train`, `data.num_test`.
 
@@ -23,7 +25,6 @@ data are unpaired, as CycleGAN assumes.
 
 import functools
 import json
-import os
 import warnings
 
 import dm_pix as pix
@@ -34,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from aigc_jax.data import augment as augment_lib
-from aigc_jax.data import image_folder, photos, pipeline
+from aigc_jax.data import folder, photos, pipeline
 from aigc_jax.errors import UserError
 
 DOMAINS = ("A", "B")
@@ -60,23 +61,18 @@ def _rgb_of_record(record):
   return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
 
 
-@functools.lru_cache(maxsize=8)
-def _read_folder(path: str) -> list[np.ndarray]:
-  # Cached: grids and evaluation ask for the same folder again and again.
-  return [image for _, image in image_folder.load_image_folder(path)]
-
-
 def _folder_images(data_config, domain, split):
-  root = data_config.path
-  if not root or not os.path.isdir(root):
-    raise UserError(f"data.path {root!r} is not a folder; it should hold trainA/ and trainB/ image folders")
-  folder = os.path.join(root, f"{split}{domain}")
-  if split == "test" and not os.path.isdir(folder):
-    warnings.warn(f"no {folder}; using the images of train{domain}/ for grids and evaluation", stacklevel=3)
-    folder = os.path.join(root, f"train{domain}")
-  if not os.path.isdir(folder):
-    raise UserError(f"missing folder {folder}; an unpaired dataset folder holds trainA/ and trainB/")
-  return grain.MapDataset.source(_read_folder(os.path.abspath(folder)))
+  layout = folder.discover(data_config.get("path"))
+  if layout.kind != "domains":
+    raise UserError(f"CycleGAN folder {layout.root} has no trainA/ or trainB/; "
+                    f"an unpaired dataset folder holds trainA/ and trainB/ (testA/, testB/ optional)")
+  builder = folder.builder(data_config)
+  name = f"{split}{domain}"
+  if name not in builder.info.splits:
+    warnings.warn(f"no {layout.root}/{name}; using the images of train{domain}/ for grids and evaluation",
+                  stacklevel=3)
+    name = f"train{domain}"
+  return grain.MapDataset.source(builder.as_data_source(split=name)).map(_rgb_of_record)
 
 
 def _photo_images(data_config, domain, split):
@@ -133,10 +129,8 @@ def train_batches(config, start_step: int = 0, process_index: int | None = None,
   `config.seed`. Batches are read ahead on background threads.
   """
   d = config.data
-  pcount = jax.process_count() if process_count is None else process_count
-  pindex = jax.process_index() if process_index is None else process_index
-  if config.batch_size % pcount:
-    raise UserError(f"batch_size {config.batch_size} is not divisible by the {pcount} processes")
+  pindex, pcount = pipeline.process_shard(process_index, process_count)
+  pipeline.check_batch_split(config.batch_size, pcount)
   if d.crop_size > d.load_size:
     raise UserError(f"data.crop_size {d.crop_size} is larger than data.load_size {d.load_size}")
   to_model = lambda image: pipeline.to_model_range(resize(image, d.load_size))

@@ -5,8 +5,11 @@ itself (masks or noise drawn with the step's key, `aigc_jax.restoration.masks`),
 batch is a pure function of (seed, step) and a resumed run sees what an uninterrupted
 one would. A source is picked by `config.data.source`:
 - "tfds" (default): any tensorflow-datasets builder the library reads (`digits`,
-  embedded; catalog datasets such as `celeb_a`, prepared in `data.data_dir`), resized
-  to `data.resolution` with `data.channels` channels, as `aigc_jax.data.pipeline` does.
+  embedded; catalog datasets such as `celeb_a`, prepared in `data.data_dir`; a folder of
+  the user's images, `data.name = "folder"`, `data.path`), fitted to `data.resolution`
+  with `data.channels` channels, as `aigc_jax.data.pipeline` does. "folder" is the same
+  source (`data.name` is then taken as "folder"), so a photo config can be pointed at a
+  folder with `--config.data.source=folder --config.data.path=DIR` too.
 - "photos": crops of scikit-learn's two sample photographs (`aigc_jax.data.photos`, both
   domains pooled), `data.photo_size` pixels at `data.photo_scale`, `data.num_train` /
   `data.num_test` crops; no download.
@@ -15,7 +18,7 @@ Images come out float32 [B, R, R, C] in [-1, 1], like every training batch of th
 """
 
 import grain
-import jax
+import ml_collections
 import numpy as np
 
 from aigc_jax.data import photos, pipeline
@@ -35,22 +38,33 @@ def _photo_crops(data_config, split: str) -> np.ndarray:
 
 
 def _check_source(data_config) -> str:
+  """The source: "tfds" (which reads folders too) or "photos"."""
   source = data_config.get("source", "tfds")
-  if source not in ("tfds", "photos"):
-    raise UserError(f"unknown data.source {source!r}; choose one of tfds, photos")
+  if source not in ("tfds", "photos", "folder"):
+    raise UserError(f"unknown data.source {source!r}; choose one of tfds, photos, folder")
+  if source == "folder" or data_config.get("name") == "folder":
+    return "tfds"
   return source
+
+
+def _pipeline_config(data_config):
+  """`config.data` for the pipeline: with source "folder", the name is "folder"."""
+  if data_config.get("source") != "folder":
+    return data_config
+  data_config = ml_collections.ConfigDict(data_config.to_dict())
+  data_config.name = "folder"
+  return data_config
 
 
 def train_batches(config, start_step: int = 0):
   """Yields {"image": float32 [b, R, R, C]} for steps `start_step, start_step + 1, ...`."""
   d = config.data
   if _check_source(d) == "tfds":
-    stream = pipeline.train_batches(d, batch_size=config.batch_size, seed=config.seed,
+    stream = pipeline.train_batches(_pipeline_config(d), batch_size=config.batch_size, seed=config.seed,
                                     start_step=start_step)
     return ({"image": batch["image"]} for batch in stream)
-  pcount, pindex = jax.process_count(), jax.process_index()
-  if config.batch_size % pcount:
-    raise UserError(f"batch_size {config.batch_size} is not divisible by the {pcount} processes")
+  pindex, pcount = pipeline.process_shard()
+  pipeline.check_batch_split(config.batch_size, pcount)
   crops = _photo_crops(d, "train")[pindex::pcount]
   ds = grain.MapDataset.source(list(crops)).shuffle(seed=config.seed).repeat()
   ds = ds.map(lambda image: {"image": pipeline.to_model_range(image)})
@@ -69,7 +83,7 @@ def split_images(config, split: str, num: int | None = None) -> np.ndarray:
   if _check_source(d) == "photos":
     images = pipeline.to_model_range(_photo_crops(d, split))
     return images[:num]
-  ds = pipeline.make_dataset(d, split, batch_size=256, train=False, process_index=0, process_count=1)
+  ds = pipeline.make_dataset(_pipeline_config(d), split, batch_size=256, train=False, process_index=0, process_count=1)
   out, total = [], 0
   for i in range(len(ds)):
     out.append(ds[i]["image"])
