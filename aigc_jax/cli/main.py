@@ -15,7 +15,7 @@ import sys
 from aigc_jax.errors import UserError
 
 # The command groups, in the order `aigc --help` lists them.
-_GROUPS = ("train", "metrics", "bench", "vae", "translate", "restore")
+_GROUPS = ("train", "metrics", "bench", "vae", "translate", "restore", "fid", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -122,6 +122,13 @@ def _walk(folder, root, label, class_folder):
   return out
 
 
+def list_files(path) -> list[str]:
+  """The absolute paths of the non-hidden files under `path`, recursively, in the sorted
+  order every layout uses."""
+  root = os.path.abspath(path)
+  return [os.path.join(root, e.path) for e in _walk(root, root, -1, "")]
+
+
 def _is_image_name(name):
   return name.lower().endswith(IMAGE_EXTENSIONS)
 
@@ -413,8 +420,10 @@ def _write(layout: Layout, directory: str, max_size: int, workers, progress):
 # ------------------------------------------------------------------------ reading
 
 def needed_size(data_config) -> int:
-  """The stored shorter side a config needs: `MAX_SIZE`, or more for larger models."""
-  return max(MAX_SIZE, int(data_config.get("resolution", 0) or 0), int(data_config.get("load_size", 0) or 0))
+  """The stored shorter side a config needs: `data.max_size` (default `MAX_SIZE`), or
+  the model's resolution (or CycleGAN's load size) if that is larger."""
+  return max(int(data_config.get("max_size", MAX_SIZE) or MAX_SIZE), int(data_config.get("resolution", 0) or 0),
+             int(data_config.get("load_size", 0) or 0))
 
 
 def prepare_for(data_config, progress: bool | None = None) -> str:
