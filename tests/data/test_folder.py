@@ -1,0 +1,289 @@
+"""The folder data source: layouts, preparation and reuse, bad files, one-line errors,
+reading through the pipeline (labels, resize policies, resume), on tiny generated folders."""
+
+import os
+
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from PIL import Image
+
+from aigc_jax.data import cyclegan_data, folder, pipeline, restoration_data
+from aigc_jax.errors import UserError
+
+SIZES = [(8, 8), (20, 13), (13, 20), (9, 11), (16, 12), (10, 10)]
+
+
+def _image(path, size=(8, 8), mode="RGB", value=None, seed=0):
+  """Writes a random (or constant `value`) image of `size` (w, h) in `mode`."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  rng = np.random.default_rng(seed)
+  w, h = size
+  if value is not None:
+    Image.new(mode, size, value).save(path)
+  elif mode == "L":
+    Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8)).save(path)
+  else:
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).convert(mode).save(path)
+
+
+def _flat(root, n=6, mode="RGB"):
+  for i in range(n):
+    _image(os.path.join(root, f"img{i}.png"), SIZES[i % len(SIZES)], mode, seed=i)
+  return str(root)
+
+
+def _classes(root, names=("zebra", "ant"), n=3):
+  for j, name in enumerate(names):
+    for i in range(n):
+      _image(os.path.join(root, name, f"{i}.png"), SIZES[(i + j) % len(SIZES)], seed=10 * j + i)
+  return str(root)
+
+
+def _cfg(path, data_dir, **kw):
+  return ml_collections.ConfigDict({"name": "folder", "path": str(path), "data_dir": str(data_dir),
+                                    "resolution": 8, "channels": 3, "resize": "resize",
+                                    "test_fraction": 0.2, **kw})
+
+
+def _read(directory, split):
+  source = tfds.builder_from_directory(directory).as_data_source(split=split)
+  return [source[i] for i in range(len(source))]
+
+
+# ------------------------------------------------------------------------ layouts
+
+def test_flat_folder_is_unlabelled_with_a_seeded_held_out_split(tmp_path):
+  root = _flat(tmp_path / "photos", n=6)
+  Image.new("L", (12, 9), 77).save(os.path.join(root, "grey.png"))
+  directory = folder.prepare(root, tmp_path / "data", test_fraction=0.3)
+  info = tfds.builder_from_directory(directory).info
+  assert set(info.features) == {"image"}
+  assert info.features["image"].shape == (None, None, 3)  # Colour present: stored RGB.
+  assert {s: v.num_examples for s, v in info.splits.items()} == {"train": 5, "test": 2}
+  shapes = sorted(r["image"].shape for s in ("train", "test") for r in _read(directory, s))
+  assert shapes == sorted([(h, w, 3) for w, h in SIZES] + [(9, 12, 3)])
+  # The held-out files are the same on every preparation (a fixed seed, not the run's).
+  assert folder.discover(root, 0.3).splits == folder.discover(root, 0.3).splits
+
+
+def test_class_folders_give_sorted_label_names_through_to_dataset_info(tmp_path):
+  root = _classes(tmp_path / "animals", names=("zebra", "ant"), n=4)
+  cfg = _cfg(root, tmp_path / "data")
+  assert pipeline.label_names(cfg) == ("ant", "zebra")  # Without preparing.
+  info = pipeline.dataset_info(cfg)
+  assert info.label_names == ("ant", "zebra") and info.num_classes == 2
+  assert info.split_sizes == {"train": 6, "test": 2} and info.image_shape == (8, 8, 3)
+  np.testing.assert_array_equal(info.label_indices(["zebra", "ant"]), [1, 0])
+  with pytest.raises(UserError, match="valid labels: ant, zebra"):
+    info.label_indices(["horse"])
+  builder = pipeline.builder_for(cfg)
+  assert builder.info.features["label"].names == ["ant", "zebra"]
+  # Each record's label is its folder: image i of class j was written with seed 10j + i.
+  layout = folder.discover(root, 0.2)
+  for entry, record in zip(layout.splits["train"], _read(builder.data_dir, "train")):
+    assert record["label"] == entry.label == ("ant", "zebra").index(entry.path.split(os.sep)[0])
+
+
+def test_train_and_test_folders_are_the_splits(tmp_path):
+  _classes(tmp_path / "ds" / "train", names=("a", "b"), n=3)
+  _classes(tmp_path / "ds" / "test", names=("a", "b"), n=1)
+  info = pipeline.dataset_info(_cfg(tmp_path / "ds", tmp_path / "data"))
+  assert info.split_sizes == {"train": 6, "test": 2} and info.label_names == ("a", "b")
+  _flat(tmp_path / "flat" / "train", n=3)
+  assert pipeline.dataset_info(_cfg(tmp_path / "flat", tmp_path / "data")).split_sizes == {"train": 3}
+
+
+def test_cyclegan_domains_are_prepared_as_four_splits_and_streamed(tmp_path):
+  for split, n in (("trainA", 3), ("trainB", 2), ("testA", 1)):
+    _flat(tmp_path / "h2z" / split, n=n)
+  layout = folder.discover(tmp_path / "h2z")
+  assert layout.kind == "domains" and set(layout.splits) == {"trainA", "trainB", "testA"}
+  directory = folder.prepare(tmp_path / "h2z", tmp_path / "data")
+  assert {s: v.num_examples for s, v in tfds.builder_from_directory(directory).info.splits.items()} == {
+      "trainA": 3, "trainB": 2, "testA": 1}
+  data = ml_collections.ConfigDict({"source": "folder", "path": str(tmp_path / "h2z"),
+                                    "data_dir": str(tmp_path / "data"), "load_size": 12, "crop_size": 8})
+  images = cyclegan_data.domain_images(data, "B", "train")
+  assert len(images) == 2 and images[0].dtype == np.uint8 and images[0].shape[-1] == 3
+
+
+def test_restoration_reads_a_folder(tmp_path):
+  root = _flat(tmp_path / "clean", n=6, mode="L")
+  config = ml_collections.ConfigDict({"seed": 0, "batch_size": 2, "data": {
+      "source": "folder", "path": root, "data_dir": str(tmp_path / "data"), "resolution": 8, "channels": 1}})
+  batch = next(restoration_data.train_batches(config, 0))
+  assert batch["image"].shape == (2, 8, 8, 1)
+  assert restoration_data.test_images(config).shape == (1, 8, 8, 1)
+
+
+# ------------------------------------------------------------------------ preparation
+
+def test_preparation_is_reused_and_redone_when_the_folder_changes(tmp_path):
+  root = _flat(tmp_path / "f", n=4)
+  first = folder.prepare(root, tmp_path / "data")
+  stamp = os.stat(os.path.join(first, "dataset_info.json")).st_mtime_ns
+  assert folder.prepare(root, tmp_path / "data") == first
+  assert os.stat(os.path.join(first, "dataset_info.json")).st_mtime_ns == stamp
+  _image(os.path.join(root, "new.png"), (9, 9), seed=99)
+  second = folder.prepare(root, tmp_path / "data")
+  assert second != first and not os.path.exists(first)  # The stale preparation is removed.
+  assert sum(v.num_examples for v in tfds.builder_from_directory(second).info.splits.values()) == 5
+  _image(os.path.join(root, "new.png"), (10, 9), seed=98)  # Same name, new content.
+  assert folder.prepare(root, tmp_path / "data") != second
+
+
+def test_worker_pool_writes_what_decoding_in_process_writes(tmp_path, monkeypatch):
+  root = _classes(tmp_path / "c", names=("x", "y"), n=3)
+  inline = folder.prepare(root, tmp_path / "inline", workers=1)
+  monkeypatch.setattr(folder, "_POOL_THRESHOLD", 0)
+  pooled = folder.prepare(root, tmp_path / "pooled", workers=2)
+  for split in ("train", "test"):
+    for a, b in zip(_read(inline, split), _read(pooled, split), strict=True):
+      np.testing.assert_array_equal(a["image"], b["image"])
+      assert a["label"] == b["label"]
+
+
+def test_unreadable_files_are_skipped_with_one_warning_each_and_a_count(tmp_path):
+  root = tmp_path / "f"
+  _flat(root, n=3)
+  (root / "empty.png").write_bytes(b"")
+  good = (root / "img0.png").read_bytes()
+  (root / "truncated.png").write_bytes(good[:len(good) // 2])
+  (root / "notes.txt").write_text("not an image")
+  Image.fromarray(np.ones((4, 4), np.float32)).save(root / "float.tif")  # Mode F: no 8-bit meaning.
+  (root / ".hidden.png").write_bytes(b"ignored")
+  with pytest.warns(UserWarning) as record:
+    directory = folder.prepare(root, tmp_path / "data", test_fraction=0.0)
+  messages = [str(w.message) for w in record]
+  for name in ("empty.png", "truncated.png", "notes.txt", "float.tif"):
+    assert sum(name in m and m.startswith("skipping") for m in messages) == 1, (name, messages)
+  assert not any(".hidden" in m for m in messages)
+  assert any("skipped 4 unreadable file(s) of 7" in m for m in messages)
+  assert len(_read(directory, "train")) == 3
+
+
+def test_16_bit_images_are_scaled_to_8_bits_not_clipped(tmp_path):
+  root = tmp_path / "deep"
+  root.mkdir()
+  values = np.array([[0, 257, 32896, 65535]], np.uint16)  # -> 0, 1, 128, 255.
+  Image.fromarray(values).save(root / "d.png")
+  assert Image.open(root / "d.png").mode.startswith("I")
+  np.testing.assert_array_equal(folder.load_image(root / "d.png"), [[0, 1, 128, 255]])
+  directory = folder.prepare(root, tmp_path / "data", test_fraction=0.0)
+  (record,) = _read(directory, "train")
+  np.testing.assert_array_equal(record["image"][..., 0], [[0, 1, 128, 255]])
+  assert tfds.builder_from_directory(directory).info.features["image"].shape[-1] == 1  # Grey stays grey.
+
+
+def test_large_images_are_stored_with_their_shorter_side_capped(tmp_path):
+  _image(str(tmp_path / "big" / "b.png"), (40, 20))
+  directory = folder.prepare(tmp_path / "big", tmp_path / "data", test_fraction=0.0, max_size=10)
+  assert _read(directory, "train")[0]["image"].shape == (10, 20, 3)
+
+
+# ------------------------------------------------------------------------ errors
+
+def _mixed(root):
+  _classes(root, names=("a",), n=1)
+  _image(str(root / "loose.png"))
+
+
+def _empty_class(root):
+  _classes(root, names=("a",), n=1)
+  (root / "b").mkdir()
+
+
+def _unreadable_class(root):
+  _classes(root, names=("a",), n=2)
+  (root / "b").mkdir()
+  (root / "b" / "x.png").write_bytes(b"")
+
+
+def _no_readable(root):
+  root.mkdir()
+  (root / "x.png").write_bytes(b"not a png")
+
+
+def _one_domain(root):
+  _flat(root / "trainA", n=2)
+
+
+ERRORS = {
+    "not a folder": (lambda root: None, "is not a folder"),
+    "no readable image": (_no_readable, "no readable image in"),
+    "mixed": (_mixed, "mixes class folders"),
+    "empty class": (_empty_class, "class folder .*b has no image"),
+    "unreadable class": (_unreadable_class, "class folder .*b has no readable image"),
+    "one domain": (_one_domain, "has no trainB/"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_bad_folders_are_one_line_user_errors(case, tmp_path):
+  make, pattern = ERRORS[case]
+  root = tmp_path / "bad"
+  make(root)
+  with pytest.warns(UserWarning) if case in ("no readable image", "unreadable class") else _nothing():
+    with pytest.raises(UserError, match=pattern) as error:
+      folder.prepare(root, tmp_path / "data", test_fraction=0.0)
+  assert "\n" not in str(error.value)
+  assert not os.path.exists(tmp_path / "data" / "folder") or not any(
+      folder.is_prepared(os.path.join(tmp_path / "data" / "folder", d))
+      for d in os.listdir(tmp_path / "data" / "folder"))  # Nothing half-prepared to reuse.
+
+
+class _nothing:
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return False
+
+
+def test_validate_and_the_batch_and_cyclegan_errors(tmp_path):
+  root = _flat(tmp_path / "f", n=5)
+  pipeline.validate(_cfg(root, tmp_path / "data"))
+  with pytest.raises(UserError, match="is not a folder"):
+    pipeline.validate(_cfg(tmp_path / "nope", tmp_path / "data"))
+  with pytest.raises(UserError, match="unknown data.resize"):
+    pipeline.validate(_cfg(root, tmp_path / "data", resize="stretch"))
+  with pytest.raises(UserError, match="fewer than one batch of 8"):
+    pipeline.make_dataset(_cfg(root, tmp_path / "data"), "train", batch_size=8, train=True)
+  with pytest.raises(UserError, match="not divisible by the 3 processes"):
+    pipeline.check_batch_split(8, 3)
+  data = ml_collections.ConfigDict({"source": "folder", "path": root, "data_dir": str(tmp_path / "data")})
+  with pytest.raises(UserError, match="trainA/ or trainB/"):
+    cyclegan_data.domain_images(data, "A", "train")
+
+
+# ------------------------------------------------------------------------ reading
+
+def test_resize_policies():
+  image = np.zeros((10, 20, 1), np.uint8)
+  image[:, 5:15] = 200  # A bright centre square.
+  assert pipeline.fit_uint8(image, 8, "resize").shape == (8, 8, 1)
+  centre = pipeline.fit_uint8(image, 8, "center_crop")
+  assert centre.shape == (8, 8, 1) and centre.min() == 200
+  crops = [pipeline.fit_uint8(image, 8, "random_crop", np.random.default_rng(s)) for s in range(6)]
+  assert all(c.shape == (8, 8, 1) for c in crops)
+  assert len({c.tobytes() for c in crops}) > 1  # Positions vary with the generator...
+  np.testing.assert_array_equal(crops[0], pipeline.fit_uint8(image, 8, "random_crop", np.random.default_rng(0)))
+  np.testing.assert_array_equal(pipeline.fit_uint8(image, 8, "random_crop"), centre)  # ...none: the centre.
+
+
+def test_training_batches_are_a_function_of_seed_and_step_with_random_crops(tmp_path):
+  root = _classes(tmp_path / "c", names=("a", "b"), n=5)
+  cfg = _cfg(root, tmp_path / "data", resize="random_crop", channels=1)
+  ds = pipeline.make_dataset(cfg, "train", batch_size=4, train=True, seed=0)
+  assert ds[0]["image"].shape == (4, 8, 8, 1) and ds[0]["label"].dtype == np.int32
+  resumed = next(pipeline.train_batches(cfg, batch_size=4, seed=0, start_step=5))
+  np.testing.assert_array_equal(resumed["image"], ds[5]["image"])
+  again = pipeline.make_dataset(cfg, "train", batch_size=4, train=True, seed=0)
+  np.testing.assert_array_equal(again[3]["image"], ds[3]["image"])
+  # Epoch 2 (8 images, 2 batches an epoch) crops anew: no batch repeats epoch 1 exactly.
+  epoch1 = {tuple(ds[i]["label"]) + (ds[i]["image"].tobytes(),) for i in range(2)}
+  assert not epoch1 & {tuple(ds[i]["label"]) + (ds[i]["image"].tobytes(),) for i in range(2, 4)}
+  test = pipeline.load_images("folder", "test", cfg)
+  assert test.shape == (2, 8, 8, 1) and test.dtype == np.uint8
