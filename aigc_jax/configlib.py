@@ -64,6 +64,15 @@ def shipped_configs() -> list[str]:
                 and f != "common.py")
 
 
+def shipped_variants() -> dict[str, list[str]]:
+  """Each shipped config's name -> the names of its variants (`VARIANTS`), for help texts."""
+  out = {}
+  for name in shipped_configs():
+    module = importlib.import_module(f"aigc_jax.configs.{name}")
+    out[name] = list(getattr(module, "VARIANTS", {}))
+  return out
+
+
 def parse_value(text: str):
   """'3' -> 3, '1e-4' -> 0.0001, 'True' -> True, '(1, 2)' -> (1, 2), 'abc' -> 'abc'."""
   try:

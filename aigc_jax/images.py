@@ -1,4 +1,4 @@
-"""Image grids and image files at the library's edges (uint8 NHWC)."""
+"""Image grids, image files and colour conversion at the library's edges (uint8 NHWC)."""
 
 import math
 import os
@@ -56,3 +56,23 @@ def save_grid(images: np.ndarray, path: str, ncols: int | None = None, upscale: 
   grid = make_grid(images, ncols)
   save_image(grid, path, upscale=upscale)
   return grid
+
+
+# ITU-R BT.601 luma weights, as PIL's "L" mode and most image libraries use them.
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def to_grey(rgb):
+  """float [..., 3] -> float [..., 1], the luma (same scale as the input)."""
+  return (np.asarray(rgb, np.float32) @ LUMA)[..., None]
+
+
+def to_channels(image, channels: int) -> np.ndarray:
+  """uint8 [..., H, W, C] with C in (1, 3) -> uint8 [..., H, W, channels] (1 or 3):
+  grey from RGB by luma (rounded), RGB from grey by repetition."""
+  image = np.asarray(image)
+  if image.shape[-1] == channels:
+    return image
+  if channels == 1:
+    return np.clip(np.round(to_grey(image)), 0, 255).astype(np.uint8)
+  return np.repeat(image, 3, axis=-1)

@@ -13,8 +13,6 @@ pixels are missing; a `--mask` image must have the input image's size.
 
 import sys
 
-import numpy as np
-
 from aigc_jax.errors import UserError
 
 
@@ -54,88 +52,50 @@ def _common_arguments(p):
   p.add_argument("--patch-distance", type=int, default=None, help="non-local means search radius (default 6)")
 
 
-# ------------------------------------------------------------------------ inputs and outputs
-
-def _restore_run(workdir, mode):
-  from aigc_jax.train import loop
-
-  def check(config):
-    if config.get("task") != "restoration" or config.get("mode") != mode:
-      kind = config.get("mode") if config.get("task") == "restoration" else config.get("task")
-      raise UserError(f"{workdir!r} holds a {kind!r} run; `aigc {mode}` needs a {mode} run "
-                      f"(e.g. configs/{mode}_digits.py), or use --method nlmeans")
-  config, _, state = loop.restore_run(workdir, check)
-  return config, state
-
+# ------------------------------------------------------------------------ commands
 
 def _setup(args, mode):
-  """(inputs, output paths, run config or None, state or None, nlmeans parameters)."""
+  """(inputs, output paths, run or None, non-local means parameters)."""
+  from aigc_jax import configlib, inference
   from aigc_jax.data import image_folder
-  from aigc_jax.train import restoration
+  from aigc_jax.inference import restoration
+  from aigc_jax.train.task import parse_config
   inputs, is_folder = image_folder.read_inputs(args.input)
-  config = state = None
+  run = opts = None
   if args.method == "model":
     if not args.workdir:
       raise UserError("--method model needs --workdir (a trained run); or use --method nlmeans")
-    config, state = _restore_run(args.workdir, mode)
+    run = inference.load(args.workdir, check=restoration.check_run(mode, args.workdir))
+    opts = run.opts
   elif args.workdir:
-    from aigc_jax import configlib
     config = configlib.config_from_workdir(args.workdir)
-  h = args.h
-  if h is None and mode == "denoise" and (config is None or "nlmeans" not in config):
-    h = 0.6 * args.sigma
-  params = restoration.nlmeans_params(config, patch_size=args.patch_size,
-                                      patch_distance=args.patch_distance, h=h)
-  return inputs, image_folder.output_paths(inputs, args.out, is_folder), config, state, params
+    if config.get("task") == "restoration":
+      opts = parse_config(config)[1]
+  sigma = getattr(args, "sigma", None) if mode == "denoise" else None
+  params = restoration.nlmeans_options(opts, sigma=sigma, patch_size=args.patch_size,
+                                       patch_distance=args.patch_distance, h=args.h)
+  return inputs, image_folder.output_paths(inputs, args.out, is_folder), run, params
 
-
-def _channels(image, config):
-  """uint8 [H, W, 3] -> float32 [H, W, C] in [0, 1] with the run's channel count."""
-  x = image.astype(np.float32) / 255
-  if config is not None and config.data.channels == 1:
-    x = x @ np.array([0.299, 0.587, 0.114], np.float32)
-    x = x[..., None]
-  return x
-
-
-def _to_uint8(x01):
-  x = np.clip(np.round(np.asarray(x01) * 255), 0, 255).astype(np.uint8)
-  return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
-
-
-# ------------------------------------------------------------------------ commands
 
 def _inpaint(args):
   import jax
   from aigc_jax import images
+  from aigc_jax.data import image_folder
+  from aigc_jax.inference import restoration
   from aigc_jax.restoration import masks as masks_lib
-  from aigc_jax.restoration import nlmeans
-  from aigc_jax.train import restoration
-  inputs, outputs, config, state, params = _setup(args, "inpaint")
+  inputs, outputs, run, params = _setup(args, "inpaint")
   given = None
   if args.mask:
-    from aigc_jax.data import image_folder
     given = masks_lib.from_image(image_folder.read_image(args.mask))
     for name, image in inputs:  # Every size first: a mismatch writes nothing.
       if given.shape != image.shape[:2]:
         raise UserError(f"--mask is {given.shape[0]}x{given.shape[1]} but image {name} is "
                         f"{image.shape[0]}x{image.shape[1]}; a mask must have the image's size")
-  for i, ((name, image), path) in enumerate(zip(inputs, outputs)):
-    h, w = image.shape[:2]
-    if given is not None:
-      mask = given
-    elif args.mask_type == "center":
-      fraction = config.mask.center_fraction if config is not None and "mask" in config else 0.5
-      mask = np.asarray(masks_lib.center(h, w, fraction=fraction))
-    else:
-      key = jax.random.fold_in(jax.random.key(args.seed), i)
-      mask = np.asarray(masks_lib.MASKS[args.mask_type](key, h, w))
-    x = _channels(image, config)
-    if args.method == "model":
-      out = restoration.restore_image(config, state, x, mask)
-    else:
-      out = np.asarray(nlmeans.inpaint(x, mask, **params))
-    images.save_image(_to_uint8(out), path)
+  for i, ((_, image), path) in enumerate(zip(inputs, outputs, strict=True)):
+    mask = given if given is not None else restoration.draw_mask(
+        args.mask_type, jax.random.fold_in(jax.random.key(args.seed), i), *image.shape[:2],
+        opts=None if run is None else run.opts)
+    images.save_image(restoration.inpaint(image, mask, run=run, method=args.method, nlmeans_params=params), path)
   print(f"wrote {len(outputs)} inpainted image(s) ({args.method}) to {args.out}")
   return 0
 
@@ -143,24 +103,16 @@ def _inpaint(args):
 def _denoise(args):
   import jax
   from aigc_jax import images
-  from aigc_jax.restoration import masks as masks_lib
-  from aigc_jax.restoration import nlmeans
-  from aigc_jax.train import restoration
+  from aigc_jax.inference import restoration
   if not args.sigma > 0:
     raise UserError(f"--sigma must be positive (the noise std on the [0, 1] scale), got {args.sigma}")
-  inputs, outputs, config, state, params = _setup(args, "denoise")
-  if config is not None and args.method == "model" and abs(config.noise_sigma - args.sigma) > 1e-6:
-    print(f"note: the run was trained on noise sigma {config.noise_sigma}, the inputs have {args.sigma}",
+  inputs, outputs, run, params = _setup(args, "denoise")
+  if run is not None and abs(run.opts.noise_sigma - args.sigma) > 1e-6:
+    print(f"note: the run was trained on noise sigma {run.opts.noise_sigma}, the inputs have {args.sigma}",
           file=sys.stderr)
-  for i, ((_, image), path) in enumerate(zip(inputs, outputs)):
-    x = _channels(image, config)
-    if args.add_noise:
-      key = jax.random.fold_in(jax.random.key(args.seed), i)
-      x = np.asarray(masks_lib.add_gaussian_noise(key, x, args.sigma))
-    if args.method == "model":
-      out = restoration.restore_image(config, state, x, np.zeros(x.shape[:2], bool))
-    else:
-      out = np.asarray(nlmeans.denoise(x, sigma=args.sigma, **params))
-    images.save_image(_to_uint8(out), path)
+  for i, ((_, image), path) in enumerate(zip(inputs, outputs, strict=True)):
+    key = jax.random.fold_in(jax.random.key(args.seed), i) if args.add_noise else None
+    images.save_image(restoration.denoise(image, sigma=args.sigma, run=run, method=args.method,
+                                          nlmeans_params=params, noise_key=key), path)
   print(f"wrote {len(outputs)} denoised image(s) ({args.method}) to {args.out}")
   return 0

@@ -1,5 +1,6 @@
 """`aigc train`, `aigc sample`, `aigc eval`: parse arguments, call the library."""
 
+import argparse
 import json
 import os
 import sys
@@ -10,7 +11,10 @@ from aigc_jax.errors import UserError
 def register(subparsers):
   p = subparsers.add_parser(
       "train", help="train a model from a config file",
-      description="Train a model. Extra --config.KEY=VALUE arguments override config keys.")
+      description="Train a model. Extra --config.KEY=VALUE arguments override config keys "
+                  "(e.g. --config.num_steps=500 --config.optimizer.g_lr=1e-4); a wrong key or "
+                  "type is a one-line error. Run the same command again to resume.",
+      epilog=_configs_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--config", default=None,
                  help="config file (configs/NAME.py[:VARIANT]) or shipped config name; default dcgan_digits")
   p.add_argument("--workdir", default=None, help="output folder; default runs/<config name>")
@@ -29,7 +33,7 @@ def register(subparsers):
   p.add_argument("--workdir", required=True)
   p.add_argument("--num-samples", type=int, default=None,
                  help="generated samples to score (restoration runs: test images, default all)")
-  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--seed", type=int, default=None, help="seed of what is generated or corrupted (default 0)")
   p.add_argument("--metrics", default=None,
                  help="comma-separated extra metrics needing Inception weights: fid,is,kid")
   p.add_argument("--ref", default=None, help="reference statistics npz (mu, sigma) for FID")
@@ -40,6 +44,15 @@ def register(subparsers):
   p.add_argument("--mask-type", default=None,
                  help="inpainting runs: the test masks, center (default), boxes or strokes")
   p.set_defaults(func=_eval)
+
+
+def _configs_epilog() -> str:
+  """The shipped configs and their variants, for `aigc train --help`."""
+  from aigc_jax import configlib
+  lines = ["shipped configs (--config NAME or configs/NAME.py, variants as NAME:VARIANT[+VARIANT]):"]
+  for name, variants in configlib.shipped_variants().items():
+    lines.append(f"  {name}" + (f"  [{', '.join(variants)}]" if variants else ""))
+  return "\n".join(lines)
 
 
 def _train(args):
@@ -53,34 +66,33 @@ def _train(args):
   return 0
 
 
-def _restore(workdir):
-  from aigc_jax.train import loop
-  return loop.restore_run(workdir)
-
-
 def _split_list(text):
   return [s.strip() for s in text.split(",") if s.strip()] if text else None
 
 
 def _sample(args):
   import jax
-  from aigc_jax import images
+  from aigc_jax import images, inference
   if args.num < 1:
     raise UserError("--num must be at least 1")
-  config, task, state = _restore(args.workdir)
-  samples = task.generate(config, state, jax.random.key(args.seed), args.num,
-                          labels=_split_list(args.labels), attributes=_split_list(args.attributes))
+  run = inference.load(args.workdir)
+  samples = inference.sample(run, jax.random.key(args.seed), args.num,
+                             labels=_split_list(args.labels), attributes=_split_list(args.attributes))
   images.save_grid(samples, args.out)
   print(f"wrote {args.num} samples to {args.out}")
   return 0
 
 
 def _eval(args):
-  config, task, state = _restore(args.workdir)
-  options = {"num_samples": args.num_samples, "seed": args.seed, "metrics": _split_list(args.metrics),
-             "ref": args.ref, "inception_weights": args.inception_weights,
-             "iwae_samples": args.iwae_samples, "mask_type": args.mask_type}
-  result = task.evaluate(config, state, options)
+  from aigc_jax import evaluation, inference
+  for flag in ("num_samples", "iwae_samples"):
+    value = getattr(args, flag)
+    if value is not None and value < 1:
+      raise UserError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+  run = inference.load(args.workdir)
+  result = evaluation.evaluate(
+      run, num_samples=args.num_samples, seed=args.seed, metrics=_split_list(args.metrics), ref=args.ref,
+      inception_weights=args.inception_weights, iwae_samples=args.iwae_samples, mask_type=args.mask_type)
   json.dump(result, sys.stdout, sort_keys=True)
   sys.stdout.write("\n")
   return 0

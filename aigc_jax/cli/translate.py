@@ -22,23 +22,16 @@ def register(subparsers):
   p.set_defaults(func=_translate)
 
 
-def _restore_cyclegan(workdir):
-  from aigc_jax.train import loop
-  config, _, state = loop.restore_run(
-      workdir, task="cyclegan",
-      needs="`aigc translate` needs a CycleGAN run (e.g. trained with configs/cyclegan_photos.py)")
-  return config, state
-
-
 def _translate(args):
-  from aigc_jax import images
+  from aigc_jax import images, inference
   from aigc_jax.data import image_folder
-  from aigc_jax.train import cyclegan
+  from aigc_jax.inference import cyclegan
   # Read the inputs first: a bad path should not wait for the checkpoint to load.
   inputs, is_folder = image_folder.read_inputs(args.input)
   outputs = image_folder.output_paths(inputs, args.out, is_folder)
-  config, state = _restore_cyclegan(args.workdir)
-  for (_, image), path in zip(inputs, outputs):
-    images.save_image(cyclegan.translate(config, state, image, args.direction), path)
+  run = inference.load(args.workdir, task="cyclegan",
+                       needs="`aigc translate` needs a CycleGAN run (e.g. trained with configs/cyclegan_photos.py)")
+  for (_, image), path in zip(inputs, outputs, strict=True):
+    images.save_image(cyclegan.translate(run, image, args.direction), path)
   print(f"wrote {len(outputs)} translated image(s) ({args.direction}) to {args.out}")
   return 0

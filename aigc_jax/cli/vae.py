@@ -12,6 +12,7 @@ of `--steps` images, each a spherical walk between two prior samples.
 from aigc_jax.errors import UserError
 
 _PAIRS_PER_ROW = 8
+_NEEDS = "this command needs a VAE run (e.g. trained with configs/vae_digits.py)"
 
 
 def register(subparsers):
@@ -39,55 +40,32 @@ def register(subparsers):
   p.set_defaults(func=_interpolate)
 
 
-def _restore_vae(workdir):
-  from aigc_jax.train import loop
-  config, _, state = loop.restore_run(
-      workdir, task="vae", needs="this command needs a VAE run (e.g. trained with configs/vae_digits.py)")
-  return config, state
-
-
 def _labels(text):
   return [s.strip() for s in text.split(",") if s.strip()] if text else None
 
 
-def _read_images(path, resolution: int, channels: int):
-  """An image file or folder -> uint8 [N, resolution, resolution, channels], resized as
-  the training pipeline does."""
-  import numpy as np
-  from PIL import Image
-  from aigc_jax.data import image_folder, pipeline
-  out = []
-  for _, rgb in image_folder.read_inputs(path)[0]:
-    array = np.asarray(Image.fromarray(rgb).convert("L"))[..., None] if channels == 1 else rgb
-    out.append(pipeline.resize_uint8(array, resolution))
-  return np.stack(out)
-
-
 def _reconstruct(args):
   import numpy as np
-  from aigc_jax import images as images_lib
-  from aigc_jax.train import vae
-  config, state = _restore_vae(args.workdir)
-  inputs = _read_images(args.input, config.data.resolution, config.data.channels)
-  names = _labels(args.labels)
-  if names and len(names) not in (1, len(inputs)):
-    raise UserError(f"--labels gives {len(names)} labels for {len(inputs)} images; give one or one each")
-  ids = vae.resolve_labels(config, names, len(inputs)) if names else None
-  recons = vae.reconstruct(config, state, inputs, ids)
-  pairs = np.stack([inputs, recons], axis=1).reshape(-1, *inputs.shape[1:])
-  images_lib.save_grid(pairs, args.out, ncols=2 * min(len(inputs), _PAIRS_PER_ROW))
-  print(f"wrote {len(inputs)} input | reconstruction pairs to {args.out}")
+  from aigc_jax import images as images_lib, inference
+  from aigc_jax.data import image_folder
+  from aigc_jax.inference import vae
+  inputs = [image for _, image in image_folder.read_inputs(args.input)[0]]
+  run = inference.load(args.workdir, task="vae", needs=_NEEDS)
+  resized, recons = vae.reconstruct_images(run, inputs, _labels(args.labels))
+  pairs = np.stack([resized, recons], axis=1).reshape(-1, *resized.shape[1:])
+  images_lib.save_grid(pairs, args.out, ncols=2 * min(len(resized), _PAIRS_PER_ROW))
+  print(f"wrote {len(resized)} input | reconstruction pairs to {args.out}")
   return 0
 
 
 def _interpolate(args):
   import jax
-  from aigc_jax import images as images_lib
-  from aigc_jax.train import vae
+  from aigc_jax import images as images_lib, inference
+  from aigc_jax.inference import vae
   if args.steps < 2 or args.rows < 1:
     raise UserError("--steps must be at least 2 and --rows at least 1")
-  config, state = _restore_vae(args.workdir)
-  grid = vae.interpolate(config, state, jax.random.key(args.seed), args.rows, args.steps, _labels(args.labels))
+  run = inference.load(args.workdir, task="vae", needs=_NEEDS)
+  grid = vae.interpolate(run, jax.random.key(args.seed), args.rows, args.steps, _labels(args.labels))
   images_lib.save_grid(grid, args.out, ncols=args.steps)
   print(f"wrote {args.rows} interpolations of {args.steps} steps to {args.out}")
   return 0

@@ -20,6 +20,7 @@ import numpy as np
 import optax
 from flax import traverse_util
 
+from aigc_jax import images as images_lib
 from aigc_jax.data import augment, pipeline
 
 RESOLUTION = 16
@@ -47,7 +48,7 @@ def prepare(images_uint8: np.ndarray) -> np.ndarray:
   if images.dtype != np.uint8:
     raise ValueError(f"expected uint8 images, got {images.dtype}")
   if images.shape[-1] == 3:
-    images = np.round(images.mean(axis=-1, keepdims=True)).astype(np.uint8)
+    images = images_lib.to_channels(images, 1)
   if images.shape[1:3] != (RESOLUTION, RESOLUTION):
     images = np.stack([pipeline.resize_uint8(im, RESOLUTION) for im in images])
   return pipeline.to_model_range(images)

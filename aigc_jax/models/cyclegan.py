@@ -1,4 +1,5 @@
-"""CycleGAN's networks (Zhu et al., 2017): the ResNet generator and the 70x70 PatchGAN.
+"""CycleGAN's networks (Zhu et al., 2017): the ResNet generator, and the 70x70 PatchGAN
+(`aigc_jax.models.patchgan`, shared with the other image-to-image families).
 
 Both follow the authors' PyTorch release with its CycleGAN defaults (`--netG
 resnet_9blocks --netD basic --norm instance --no_dropout`, `--init_type normal
@@ -27,25 +28,19 @@ The generator's transposed convolutions run as four phase convolutions
 the input-dilated `nn.ConvTranspose` (`upsample="dilated"`), with the same parameters.
 """
 
-import functools
 from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from aigc_jax.models import upsample as up
+from aigc_jax.models.patchgan import Conv, InstanceNorm, PatchDiscriminator, conv_init as _conv_init
 
-_conv_init = nn.initializers.normal(0.02)
-Conv = functools.partial(nn.Conv, kernel_init=_conv_init, bias_init=nn.initializers.zeros)
-InstanceNorm = functools.partial(nn.InstanceNorm, epsilon=1e-5, use_scale=False, use_bias=False,
-                                 use_fast_variance=False)
 # PyTorch's ConvTranspose2d(k=3, s=2, p=1, output_padding=1) doubles the size. As a
 # fractionally strided convolution of the 2x-dilated input, that is k - 1 - p = 1 row of
 # padding before and 1 + output_padding = 2 after; `transpose_kernel` makes the kernel
 # layout and orientation PyTorch's (the gradient of a convolution).
 _UP_PADDING = ((1, 2), (1, 2))
-# The discriminator's 4x4 convolutions pad one row of zeros on each side.
-_D_PADDING = ((1, 1), (1, 1))
 
 
 def reflect_pad(x, pad: int):
@@ -98,25 +93,3 @@ class ResnetGenerator(nn.Module):
       x = nn.relu(InstanceNorm(dtype=dt)(x))
     x = Conv(self.out_channels, (7, 7), padding="VALID", dtype=dt)(reflect_pad(x, 3))
     return jnp.tanh(x).astype(jnp.float32)
-
-
-class PatchDiscriminator(nn.Module):
-  """Images [B, H, W, C] -> patch scores [B, h, w, 1] (h = H/8 - 2 for H divisible by 8).
-
-  `n_layers` = 3 is the 70x70 PatchGAN: C64 (no norm), C128, C256 with stride 2, C512
-  with stride 1, then a stride-1 convolution to one channel; all 4x4 kernels, instance
-  norm and LeakyReLU(0.2) after each hidden convolution. Widths are capped at 8 * ndf.
-  """
-  ndf: int = 64
-  n_layers: int = 3
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    dt = self.dtype
-    x = nn.leaky_relu(Conv(self.ndf, (4, 4), strides=(2, 2), padding=_D_PADDING, dtype=dt)(x), 0.2)
-    for n in range(1, self.n_layers + 1):
-      stride = 2 if n < self.n_layers else 1
-      x = Conv(self.ndf * min(2**n, 8), (4, 4), strides=(stride, stride), padding=_D_PADDING, dtype=dt)(x)
-      x = nn.leaky_relu(InstanceNorm(dtype=dt)(x), 0.2)
-    return Conv(1, (4, 4), padding=_D_PADDING, dtype=dt)(x).astype(jnp.float32)

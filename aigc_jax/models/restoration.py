@@ -15,7 +15,7 @@ artifacts, and XLA on CPU is slow on input-dilated convolutions) and joins each 
 encoder features. There is no normalisation layer: outputs depend only on each input
 image, so a restored image never changes with what else is in the batch.
 
-The discriminator of the adversarial loss is `aigc_jax.models.cyclegan.PatchDiscriminator`.
+The discriminator of the adversarial loss is `aigc_jax.models.patchgan.PatchDiscriminator`.
 """
 
 import flax.linen as nn

@@ -1,35 +1,23 @@
-"""GAN training: state, the pure train step, sampling and evaluation.
+"""GAN training: the options, the state, the pure train step and the sample grids.
 
-One step is one discriminator update followed by one generator update on the same latent
-batch, as in the reference DCGAN: the generator runs forward once, the discriminator is
-updated on real and (stopped-gradient) fake images, and the generator's gradient comes
-from the updated discriminator's logits on those fakes, pulled back through the saved
-forward pass (`jax.vjp`), so each step does the work of the PyTorch reference and no more.
-
-Options (config keys; the defaults give the reference step above, bit for bit):
-- `loss`: a name in `aigc_jax.losses.LOSSES`.
-- `n_critic`: discriminator updates per generator update. The extra `n_critic - 1`
-  updates run first, in an unrolled `lax.scan` inside the same jitted step (XLA:CPU ran
-  the rolled loop 14x slower: WGAN-GP on digits, 4.4 s against 0.31 s per step); each
-  uses the step's *same* real batch (the loop hands one batch per step) with *fresh*
-  latents, and the last update is the one described above, whose fakes also train the
-  generator.
-- `gp_weight` (WGAN-GP's lambda on interpolates) and `r1_gamma` (R1 on reals, times
-  gamma / 2): discriminator regularizers, on the images the discriminator sees.
-- `diffaugment`: a DiffAugment policy, applied to real and fake images (independent
-  draws) before every discriminator call, the generator's update included.
-- `ema_decay`: keep `g_ema_params`, an exponential moving average of the generator's
-  weights, updated after every step; grids, `generate` and `evaluate` use it. Its
-  BatchNorm uses the live generator's running statistics (as StyleGAN2 copies buffers).
+One step is the family kit's adversarial update (`aigc_jax.train.adversarial`): the
+discriminator on real and fake images, then the generator through its saved forward
+pass. What is the GAN's own:
 - `model.conditioning`: "none", "class" (labels -> one-hot y) or "attributes" (multi-hot
   y). Fakes are generated with the real batch's conditions, so the discriminator sees
   the same condition distribution on both sides.
+- `diffaugment`: a DiffAugment policy, applied to real and fake images (independent
+  draws) before every discriminator call, the generator's update included.
+- `augment`: flips, shifts and rotations of the real images before the discriminator.
+- `ema_decay`: `g_ema_params`, an exponential moving average of the generator's weights,
+  updated after every step; grids and `aigc_jax.inference` use it. Its BatchNorm uses the
+  live generator's running statistics (as StyleGAN2 copies buffers).
 - `compute_dtype`: "bfloat16" runs both networks in bf16 with float32 parameters,
   optimizer state, images and logits (`aigc_jax.train.precision`).
 """
 
+import dataclasses
 import functools
-from typing import NamedTuple
 
 import flax
 import jax
@@ -37,15 +25,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from aigc_jax import losses
+from aigc_jax import losses, options as options_lib
 from aigc_jax.data import augment, diffaugment, pipeline
 from aigc_jax.errors import UserError
 from aigc_jax.models import dcgan, layers
-from aigc_jax.train import precision
-from aigc_jax.train.task import Task
-
-# Key streams derived from config.seed with fold_in, so each use is independent.
-_INIT_STREAM, _GRID_STREAM = 0, 2
+from aigc_jax.options import inline, one_of, require
+from aigc_jax.train import adversarial, chunked, keys, precision
+from aigc_jax.train.adversarial import AdamPair, AdversarialOptions
+from aigc_jax.train.task import ImageData, RunOptions, Task
 
 
 @flax.struct.dataclass
@@ -60,29 +47,7 @@ class GANState:
   g_ema_params: dict  # The moving average of g_params; {} when `ema_decay` is 0.
 
 
-class GANOptions(NamedTuple):
-  """The training options of the step, with the defaults that older configs lack."""
-  n_critic: int = 1
-  gp_weight: float = 0.0
-  r1_gamma: float = 0.0
-  ema_decay: float = 0.0
-  diffaugment: str = ""
-
-
-def gan_options(config) -> GANOptions:
-  opts = GANOptions(**{name: config.get(name, default) for name, default in GANOptions._field_defaults.items()})
-  if opts.n_critic < 1:
-    raise UserError(f"n_critic must be at least 1, got {opts.n_critic}")
-  if not 0.0 <= opts.ema_decay < 1.0:
-    raise UserError(f"ema_decay must be in [0, 1), got {opts.ema_decay}")
-  if opts.gp_weight and config.model.get("d_norm", "batch") == "batch":
-    raise UserError("a gradient penalty is per example and BatchNorm mixes examples; "
-                    "set --config.model.d_norm=layer (or none)")
-  diffaugment.parse_policy(opts.diffaugment)
-  return opts
-
-
-# Conditioning by name (`model.conditioning`): config.model -> size of the condition y.
+# Conditioning by name (`model.conditioning`): the model options -> size of y.
 _COND_DIMS = {
     "none": lambda m: 0,
     "class": lambda m: m.num_classes,
@@ -90,288 +55,216 @@ _COND_DIMS = {
 }
 
 
-def conditioning(config) -> str:
-  kind = config.model.get("conditioning", "none")
-  if kind not in _COND_DIMS:
-    raise UserError(f"unknown conditioning {kind!r}; choose one of {', '.join(_COND_DIMS)}")
-  return kind
+@dataclasses.dataclass(frozen=True)
+class GANModel:
+  """`config.model` of a GAN (configs/dcgan_digits.py explains each key)."""
+  name: str
+  latent_dim: int
+  g_features: int
+  d_features: int
+  conditioning: str
+  num_classes: int
+  num_attributes: int
+  embed_dim: int
+  g_cbn: bool
+  d_conditioning: str
+  d_norm: str
+  d_spectral_norm: bool
+
+  def check(self):
+    one_of(self.name, ("dcgan",), "model.name")
+    one_of(self.conditioning, _COND_DIMS, "model.conditioning")
+    one_of(self.d_norm, layers.NORMS, "model.d_norm")
+    one_of(self.d_conditioning, dcgan.D_CONDITIONING, "model.d_conditioning")
+    for name in ("latent_dim", "g_features", "d_features", "embed_dim"):
+      require(getattr(self, name) >= 1, f"model.{name} must be at least 1, got {getattr(self, name)}")
+    require(self.cond_dim >= 1 or self.conditioning == "none",
+            f"model.conditioning {self.conditioning!r} needs model.num_classes or model.num_attributes >= 1")
+
+  @property
+  def cond_dim(self) -> int:
+    """The size of the condition y: 0 for an unconditional model."""
+    return _COND_DIMS[self.conditioning](self)
 
 
-def cond_dim(config) -> int:
-  return _COND_DIMS[conditioning(config)](config.model)
+@dataclasses.dataclass(frozen=True)
+class Augment:
+  """`config.augment`: augmentation of the real images (off in the seed's recipe)."""
+  flip: bool
+  max_shift: int
+  max_degrees: float
+
+  @property
+  def enabled(self) -> bool:
+    return bool(self.flip or self.max_shift or self.max_degrees)
 
 
-def batch_condition(config, batch):
+@dataclasses.dataclass(frozen=True)
+class GANOptions:
+  run: RunOptions = inline()
+  adversarial: AdversarialOptions = inline()
+  data: ImageData
+  model: GANModel
+  optimizer: AdamPair
+  augment: Augment
+  diffaugment: str
+
+  def check(self):
+    try:
+      dcgan.num_stages(self.data.resolution)
+    except ValueError as e:
+      raise UserError(f"data.resolution: {e}") from None
+    if self.adversarial.gp_weight and self.model.d_norm == "batch":
+      raise UserError("a gradient penalty is per example and BatchNorm mixes examples; "
+                                  "set --config.model.d_norm=layer (or none)")
+    diffaugment.parse_policy(self.diffaugment)
+
+
+def parse(config) -> GANOptions:
+  return options_lib.parse(GANOptions, config)
+
+
+def build_models(opts: GANOptions):
+  """(generator, discriminator) Flax modules."""
+  m, d = opts.model, opts.data
+  dtype = precision.compute_dtype(opts.run.compute_dtype)
+  g = dcgan.Generator(resolution=d.resolution, channels=d.channels, base_features=m.g_features,
+                      cond_dim=m.cond_dim, embed_dim=m.embed_dim, cbn=m.g_cbn, dtype=dtype)
+  disc = dcgan.Discriminator(resolution=d.resolution, base_features=m.d_features, norm=m.d_norm,
+                             spectral_norm=m.d_spectral_norm, cond_dim=m.cond_dim,
+                             conditioning=m.d_conditioning, dtype=dtype)
+  return g, disc
+
+
+def batch_condition(opts: GANOptions, batch):
   """The condition y [B, cond_dim] of a batch (one-hot label or attributes), or None."""
-  kind = conditioning(config)
+  kind = opts.model.conditioning
   if kind == "class":
-    return jax.nn.one_hot(batch["label"], cond_dim(config), dtype=batch["image"].dtype)
+    return jax.nn.one_hot(batch["label"], opts.model.cond_dim, dtype=batch["image"].dtype)
   if kind == "attributes":
     return batch["attributes"].astype(batch["image"].dtype)
   return None
 
 
-def build_models(config):
-  """(generator, discriminator) Flax modules from `config.model` and `config.data`."""
-  m, d = config.model, config.data
-  if m.name != "dcgan":
-    raise UserError(f"unknown GAN model {m.name!r}; choose one of dcgan")
-  d_norm = m.get("d_norm", "batch")
-  if d_norm not in layers.NORMS:
-    raise UserError(f"unknown model.d_norm {d_norm!r}; choose one of {', '.join(layers.NORMS)}")
-  d_cond = m.get("d_conditioning", "projection")
-  if d_cond not in dcgan.D_CONDITIONING:
-    raise UserError(f"unknown model.d_conditioning {d_cond!r}; choose one of {', '.join(dcgan.D_CONDITIONING)}")
-  k = cond_dim(config)
-  dtype = precision.compute_dtype(config)
-  g = dcgan.Generator(resolution=d.resolution, channels=d.channels, base_features=m.g_features,
-                      cond_dim=k, embed_dim=m.get("embed_dim", 32), cbn=m.get("g_cbn", False), dtype=dtype)
-  disc = dcgan.Discriminator(resolution=d.resolution, base_features=m.d_features, norm=d_norm,
-                             spectral_norm=m.get("d_spectral_norm", False), cond_dim=k, conditioning=d_cond,
-                             dtype=dtype)
-  return g, disc
-
-
-def build_optimizers(config):
-  o = config.optimizer
-  g_tx = optax.adam(o.g_lr, b1=o.b1, b2=o.b2)
-  d_tx = optax.adam(o.d_lr, b1=o.b1, b2=o.b2)
-  return g_tx, d_tx
-
-
-def _dummy_condition(config):
-  k = cond_dim(config)
-  return jnp.zeros((1, k)) if k else None
-
-
-def init_state(config, key) -> GANState:
-  g, d = build_models(config)
-  g_tx, d_tx = build_optimizers(config)
-  opts = gan_options(config)
-  kg, kd = jax.random.split(jax.random.fold_in(key, _INIT_STREAM))
-  r, c = config.data.resolution, config.data.channels
-  y = _dummy_condition(config)
-  g_vars = g.init(kg, jnp.zeros((1, config.model.latent_dim)), y, train=False)
+def init_state(opts: GANOptions, key) -> GANState:
+  g, d = build_models(opts)
+  g_tx, d_tx = adversarial.adam_pair(opts.optimizer)
+  kg, kd = jax.random.split(key)
+  r, c, k = opts.data.resolution, opts.data.channels, opts.model.cond_dim
+  y = jnp.zeros((1, k)) if k else None
+  g_vars = g.init(kg, jnp.zeros((1, opts.model.latent_dim)), y, train=False)
   d_vars = d.init(kd, jnp.zeros((1, r, r, c)), y, train=False)
   return GANState(
       step=jnp.zeros((), jnp.int32),
       g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
       d_params=d_vars["params"], d_batch_stats=d_vars.get("batch_stats", {}),
       g_opt_state=g_tx.init(g_vars["params"]), d_opt_state=d_tx.init(d_vars["params"]),
-      g_ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if opts.ema_decay else {})
+      g_ema_params=jax.tree.map(jnp.copy, g_vars["params"]) if opts.adversarial.ema_decay else {})
 
 
-def ema_update(ema_params, params, decay: float):
-  """`decay * ema + (1 - decay) * params`, leaf by leaf: the EMA moves a fraction
-  `1 - decay` of the way toward the live weights each step."""
-  return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema_params, params)
-
-
-def make_train_step(config):
+def make_train_step(opts: GANOptions):
   """Returns `train_step(state, batch, key) -> (state, metrics)`, pure and jit-able."""
-  g, d = build_models(config)
-  g_tx, d_tx = build_optimizers(config)
-  loss = losses.get_loss(config.loss)
-  opts = gan_options(config)
-  aug = config.get("augment", None)
-  latent_dim = config.model.latent_dim
+  g, d = build_models(opts)
+  g_tx, d_tx = adversarial.adam_pair(opts.optimizer)
+  adv = opts.adversarial
+  loss = losses.get_loss(adv.loss)
   policy = diffaugment.parse_policy(opts.diffaugment)
-
-  def d_apply(params, batch_stats, x, y):
-    logits, mut = d.apply({"params": params, "batch_stats": batch_stats}, x, y, train=True,
-                          mutable=["batch_stats"])
-    return logits, mut.get("batch_stats", {})
+  latent_dim = opts.model.latent_dim
 
   def g_apply(params, batch_stats, z, y):
     fake, mut = g.apply({"params": params, "batch_stats": batch_stats}, z, y, train=True,
                         mutable=["batch_stats"])
     return fake, mut["batch_stats"]
 
-  def d_update(d_state, real, fake, y, key):
-    """One discriminator update on real and (already stopped) fake images."""
-    d_params, d_batch_stats, d_opt_state = d_state
-    k_real, k_fake, k_gp = jax.random.split(key, 3)
-    real_in = diffaugment.diff_augment(k_real, real, policy)
-    fake_in = diffaugment.diff_augment(k_fake, fake, policy)
-
-    def d_loss_fn(params):
-      real_logits, batch_stats = d_apply(params, d_batch_stats, real_in, y)
-      fake_logits, batch_stats = d_apply(params, batch_stats, fake_in, y)
-      per_example = loss.d_loss(real_logits, fake_logits)
-      # The penalties' extra discriminator passes do not move its statistics.
-      critic = lambda x: d_apply(params, batch_stats, x, y)[0]
-      terms = {}
-      if opts.gp_weight:
-        terms["gp"] = losses.gradient_penalty(critic, real_in, fake_in, k_gp)
-        per_example = per_example + opts.gp_weight * terms["gp"]
-      if opts.r1_gamma:
-        terms["r1"] = losses.r1_penalty(critic, real_in)
-        per_example = per_example + 0.5 * opts.r1_gamma * terms["r1"]
-      terms = {k: jnp.mean(v) for k, v in terms.items()}
-      return jnp.mean(per_example), (batch_stats, real_logits, fake_logits, terms)
-    (d_loss, (batch_stats, real_logits, fake_logits, terms)), grads = jax.value_and_grad(
-        d_loss_fn, has_aux=True)(d_params)
-    updates, d_opt_state = d_tx.update(grads, d_opt_state, d_params)
-    d_params = optax.apply_updates(d_params, updates)
-    metrics = {"d_loss": d_loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
-               "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), **terms}
-    return (d_params, batch_stats, d_opt_state), metrics
-
   def train_step(state: GANState, batch, key):
     k_z, k_aug = jax.random.split(key)
-    # Keys of the options, from their own stream so that the default step's are unchanged.
-    k_critic, k_d, k_g_aug = jax.random.split(jax.random.fold_in(key, 1), 3)
+    # The options' keys come from their own sub-stream, so the default step's are unchanged.
+    k_critic, k_d, k_g_aug = jax.random.split(keys.step_substream(key, "options"), 3)
     real = batch["image"]
-    y = batch_condition(config, batch)
-    if aug is not None and (aug.flip or aug.max_shift or aug.max_degrees):
-      real = augment.augment(k_aug, real, flip=aug.flip, max_shift=aug.max_shift, max_degrees=aug.max_degrees)
-    d_state = (state.d_params, state.d_batch_stats, state.d_opt_state)
+    y = batch_condition(opts, batch)
+    if opts.augment.enabled:
+      a = opts.augment
+      real = augment.augment(k_aug, real, flip=a.flip, max_shift=a.max_shift, max_degrees=a.max_degrees)
 
-    if opts.n_critic > 1:
-      def critic_step(d_state, k):
-        k_zi, k_di = jax.random.split(k)
-        z_i = jax.random.normal(k_zi, (real.shape[0], latent_dim), real.dtype)
-        # The generator's running statistics from these passes are not kept.
-        fake_i, _ = g_apply(state.g_params, state.g_batch_stats, z_i, y)
-        d_state, _ = d_update(d_state, real, jax.lax.stop_gradient(fake_i), y, k_di)
-        return d_state, None
-      d_state, _ = jax.lax.scan(critic_step, d_state, jax.random.split(k_critic, opts.n_critic - 1),
-                                unroll=True)
+    def d_apply(params, batch_stats, x):
+      logits, mut = d.apply({"params": params, "batch_stats": batch_stats}, x, y, train=True,
+                            mutable=["batch_stats"])
+      return logits, mut.get("batch_stats", {})
+    critic = adversarial.Critic(d_apply, d_tx, lambda k, x: diffaugment.diff_augment(k, x, policy))
+
+    def fresh_fakes(k):
+      z = jax.random.normal(k, (real.shape[0], latent_dim), real.dtype)
+      return g_apply(state.g_params, state.g_batch_stats, z, y)[0]  # Statistics not kept.
+
+    def g_loss(fake, d_params, d_batch_stats):
+      # The discriminator's statistics from this pass are not kept: as in the reference,
+      # only its own update moves them.
+      logits, _ = d_apply(d_params, d_batch_stats, diffaugment.diff_augment(k_g_aug, fake, policy))
+      return jnp.mean(loss.g_loss(logits)), None
 
     z = jax.random.normal(k_z, (real.shape[0], latent_dim), real.dtype)
-    fake, g_pullback, g_batch_stats = jax.vjp(
-        lambda p: g_apply(p, state.g_batch_stats, z, y), state.g_params, has_aux=True)
-    d_state, metrics = d_update(d_state, real, jax.lax.stop_gradient(fake), y, k_d)
-    d_params, d_batch_stats, d_opt_state = d_state
-
-    def g_loss_fn(fake):
-      # The discriminator's statistics from this pass are not kept: as in the
-      # reference, only its own update moves them.
-      logits, _ = d_apply(d_params, d_batch_stats, diffaugment.diff_augment(k_g_aug, fake, policy), y)
-      return jnp.mean(loss.g_loss(logits))
-    g_loss, dfake = jax.value_and_grad(g_loss_fn)(fake)
-    (g_grads,) = g_pullback(dfake)
-    g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state, state.g_params)
-    g_params = optax.apply_updates(state.g_params, g_updates)
-    g_ema_params = ema_update(state.g_ema_params, g_params, opts.ema_decay) if opts.ema_decay else {}
-
+    g_params, g_opt_state, g_batch_stats, d_state, metrics, g_loss_value, _ = adversarial.update(
+        generate=lambda p: g_apply(p, state.g_batch_stats, z, y), g_params=state.g_params,
+        g_opt_state=state.g_opt_state, g_tx=g_tx, critic=critic,
+        d=adversarial.DState(state.d_params, state.d_batch_stats, state.d_opt_state), opts=adv,
+        real=real, g_loss=g_loss, key=(k_critic, k_d), fresh_fakes=fresh_fakes)
+    g_ema_params = adversarial.ema_update(state.g_ema_params, g_params, adv.ema_decay) if adv.ema_decay else {}
     new_state = state.replace(
-        step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats, d_params=d_params,
-        d_batch_stats=d_batch_stats, g_opt_state=g_opt_state, d_opt_state=d_opt_state,
+        step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats, d_params=d_state.params,
+        d_batch_stats=d_state.collections, g_opt_state=g_opt_state, d_opt_state=d_state.opt_state,
         g_ema_params=g_ema_params)
-    return new_state, {**metrics, "g_loss": g_loss}
+    return new_state, {**metrics, "g_loss": g_loss_value}
   return train_step
 
 
-def train_batches(config, start_step: int):
-  return pipeline.train_batches(config.data, batch_size=config.batch_size, seed=config.seed,
+def train_batches(opts: GANOptions, start_step: int):
+  return pipeline.train_batches(opts.data.config, batch_size=opts.run.batch_size, seed=opts.run.seed,
                                 start_step=start_step)
 
 
-@functools.partial(jax.jit, static_argnums=(0,))
-def _generate_jit(g, variables, z, y):
-  return g.apply(variables, z, y, train=False)
+# ------------------------------------------------------------------------ the generator
+
+@functools.lru_cache(maxsize=8)
+def _generator_program(opts: GANOptions):
+  g, _ = build_models(opts)
+  return jax.jit(lambda variables, z, y: g.apply(variables, z, y, train=False))
 
 
-def sampling_variables(config, state: GANState) -> dict:
+def sampling_variables(opts: GANOptions, state: GANState) -> dict:
   """The generator's variables for sampling: the EMA weights when the run keeps them."""
-  params = state.g_ema_params if gan_options(config).ema_decay else state.g_params
+  params = state.g_ema_params if opts.adversarial.ema_decay else state.g_params
   return {"params": params, "batch_stats": state.g_batch_stats}
 
 
-def generate_from_latents(config, state: GANState, z, y=None) -> np.ndarray:
+def generate_from_latents(opts: GANOptions, state: GANState, z, y=None, chunk: int = 256) -> np.ndarray:
   """Latents [N, latent_dim] (and conditions y [N, K]) -> uint8 images [N, R, R, C], eval mode."""
-  g, _ = build_models(config)
-  variables = sampling_variables(config, state)
-  chunk = 256
-  out = [np.asarray(_generate_jit(g, variables, z[i:i + chunk], None if y is None else y[i:i + chunk]))
-         for i in range(0, z.shape[0], chunk)]
-  return pipeline.to_uint8(np.concatenate(out))
+  program = functools.partial(_generator_program(opts), sampling_variables(opts, state))
+  return pipeline.to_uint8(chunked.chunked_apply(program, np.asarray(z), None if y is None else np.asarray(y),
+                                                 chunk=chunk))
 
 
-def _balanced_labels(num: int, num_classes: int) -> np.ndarray:
-  return np.arange(num, dtype=np.int32) % num_classes
-
-
-def conditions(config, key, num: int, labels=None, attributes=None):
-  """The conditions y [num, K] for `generate`, from class or attribute names, or None.
-
-  Class runs: `labels` (class names, e.g. ["3", "7"]) are repeated over the samples;
-  without them every class in turn. Attribute runs: `attributes` (names) are all on in
-  every sample and the others off; without them, the attribute vectors of random
-  training images. Names are checked against the dataset's names (a UserError lists
-  the valid ones).
-  """
-  kind = conditioning(config)
-  if kind == "none":
-    if labels or attributes:
-      raise UserError("this run's model is unconditional; --labels/--attributes need a conditional GAN")
-    return None
-  if kind == "class":
-    if attributes:
-      raise UserError("this run is class-conditional: use --labels, not --attributes")
-    if labels:
-      index = pipeline.dataset_info(config.data).label_indices(labels)
-      index = np.resize(index, num)  # Repeats the given labels over the samples.
-    else:
-      index = _balanced_labels(num, cond_dim(config))
-    return jax.nn.one_hot(index, cond_dim(config))
-  if labels:
-    raise UserError("this run is attribute-conditional: use --attributes, not --labels")
-  if attributes:
-    vector = pipeline.dataset_info(config.data).attribute_vector(attributes)
-    return jnp.asarray(np.tile(vector, (num, 1)))
-  size = pipeline.dataset_info(config.data).split_sizes["train"]
-  index = np.asarray(jax.random.randint(jax.random.fold_in(key, 1), (num,), 0, size))
-  return jnp.asarray(pipeline.load_attributes(config.data, "train", index))
-
-
-def generate(config, state, key, num: int, labels=None, attributes=None, **options) -> np.ndarray:
-  """`num` samples uint8 [num, R, R, C]; `labels` / `attributes` are lists of names."""
-  del options
-  y = conditions(config, key, num, labels, attributes)
-  z = jax.random.normal(key, (num, config.model.latent_dim))
-  return generate_from_latents(config, state, z, y)
-
-
-def sample_grid(config, state):
+def sample_grid(opts: GANOptions, state):
   """A grid from the same fixed latents at every step, so grids compare across steps.
 
   Conditional runs get one row per condition (each class; for attributes, the attribute
   vectors of the first training images) and the same latent vector down each column.
   """
-  n = config.get("num_grid_samples", 64)
-  key = jax.random.fold_in(jax.random.key(config.seed), _GRID_STREAM)
-  kind = conditioning(config)
+  n = opts.run.num_grid_samples
+  key = keys.stream_key(opts.run.seed, "grid")
+  kind, k = opts.model.conditioning, opts.model.cond_dim
   if kind == "none":
-    z = jax.random.normal(key, (n, config.model.latent_dim))
-    return generate_from_latents(config, state, z), int(np.ceil(np.sqrt(n)))
+    z = jax.random.normal(key, (n, opts.model.latent_dim))
+    return generate_from_latents(opts, state, z), int(np.ceil(np.sqrt(n)))
   if kind == "class":
-    rows = jax.nn.one_hot(np.arange(cond_dim(config)), cond_dim(config))
+    rows = jax.nn.one_hot(np.arange(k), k)
   else:
-    rows = jnp.asarray(pipeline.load_attributes(config.data, "train", range(max(1, int(np.sqrt(n))))))
+    rows = jnp.asarray(pipeline.load_attributes(opts.data.config, "train", range(max(1, int(np.sqrt(n))))))
   ncols = max(1, n // rows.shape[0])
-  z = jax.random.normal(key, (ncols, config.model.latent_dim))
+  z = jax.random.normal(key, (ncols, opts.model.latent_dim))
   z = jnp.tile(z, (rows.shape[0], 1))
   y = jnp.repeat(rows, ncols, axis=0)
-  return generate_from_latents(config, state, z, y), ncols
+  return generate_from_latents(opts, state, z, y), ncols
 
 
-def evaluate(config, state, options: dict) -> dict:
-  """Metrics of `num_samples` generated images; class runs generate every class equally
-  often and pass the requested labels on, for `conditional_accuracy` on digits."""
-  from aigc_jax.evaluation import run_eval
-  num = options.get("num_samples") or 2000
-  key = jax.random.fold_in(jax.random.key(options.get("seed", 0)), 12345)
-  labels = None
-  if conditioning(config) == "class":
-    labels = _balanced_labels(num, cond_dim(config))
-    z = jax.random.normal(key, (num, config.model.latent_dim))
-    images = generate_from_latents(config, state, z, jax.nn.one_hot(labels, cond_dim(config)))
-  else:
-    images = generate(config, state, key, num)
-  return run_eval.generator_metrics(config, images, {**options, "step": int(state.step)}, labels=labels)
-
-
-TASK = Task(init_state=init_state, make_train_step=make_train_step, train_batches=train_batches,
-            sample_grid=sample_grid, generate=generate, evaluate=evaluate)
+TASK = Task(parse=parse, init_state=init_state, make_train_step=make_train_step,
+            train_batches=train_batches, sample_grid=sample_grid)

@@ -9,21 +9,19 @@ Ctrl-C (SIGINT) stops after the current step and saves a checkpoint; a second Ct
 aborts at once. Host syncs happen only at `log_every`, `sample_every` and checkpoints.
 """
 
-import json
 import os
 import signal
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
 from aigc_jax import images
 from aigc_jax.errors import UserError
-from aigc_jax.train import checkpoint, sharding, writer as writer_lib
-from aigc_jax.train.task import get_task
-
-_STEP_STREAM = 1  # fold_in stream for per-step keys (gan.py uses 0 for init, 2 for grids).
+from aigc_jax.train import checkpoint, keys, sharding, writer as writer_lib
+from aigc_jax.train.task import parse_config
 
 
 def prepare_workdir(workdir: str):
@@ -46,41 +44,36 @@ def save_config(config, workdir: str):
   os.replace(tmp, path)
 
 
-def init_state(task, config, mesh):
+def init_state(task, opts, mesh):
   """The freshly initialised state, placed replicated on the mesh."""
-  init_key = jax.random.key(config.seed)
-  return jax.jit(lambda k: task.init_state(config, k), out_shardings=sharding.replicated(mesh))(init_key)
+  init = lambda k: task.init_state(opts, k)
+  return jax.jit(init, out_shardings=sharding.replicated(mesh))(keys.stream_key(opts.run.seed, "init"))
 
 
-def restore_run(workdir: str, check=None, *, task: str | None = None, needs: str = ""):
-  """(config, task, state) of the latest checkpoint of a training workdir.
-
-  A command that needs one kind of run names it: `task` (a UserError "<workdir> is a
-  '<its task>' run; <needs>" for any other), or `check(config)` for a finer test that
-  raises its own UserError. Both run before anything is read from the checkpoint. A
-  workdir without a checkpoint, or whose checkpoint does not fit its config, is a
-  UserError.
-  """
-  from aigc_jax import configlib
-  config = configlib.config_from_workdir(workdir)
-  if task is not None and config.get("task") != task:
-    raise UserError(f"{workdir!r} is a {config.get('task')!r} run; {needs}")
-  if check is not None:
-    check(config)
-  ckpt = checkpoint.open_for_reading(workdir)
-  task = get_task(config.task)
-  try:
-    state = ckpt.restore(init_state(task, config, sharding.make_mesh()))
-  finally:
-    ckpt.close()
-  return config, task, state
+def abstract_state(task, opts, mesh):
+  """The state's structure, shapes, dtypes and shardings, without computing it: what a
+  checkpoint restores into (no random initialisation thrown away)."""
+  shapes = jax.eval_shape(lambda k: task.init_state(opts, k), keys.stream_key(opts.run.seed, "init"))
+  rep = sharding.replicated(mesh)
+  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=rep), shapes)
 
 
-def compile_train_step(task, config, mesh):
+def compile_train_step(task, opts, mesh):
   """The task's train step, jitted with shardings and the state's buffers donated."""
   rep, data = sharding.replicated(mesh), sharding.data_sharded(mesh)
-  return jax.jit(task.make_train_step(config), in_shardings=(rep, data, rep),
+  return jax.jit(task.make_train_step(opts), in_shardings=(rep, data, rep),
                  out_shardings=(rep, rep), donate_argnums=(0,))
+
+
+@jax.jit
+def _accumulate(sums, count, metrics):
+  """Adds a step's metrics to the logging window's sums (a separate program, so the
+  train step itself is the task's, unchanged)."""
+  return jax.tree.map(lambda s, m: s + m.astype(jnp.float32), sums, metrics), count + 1
+
+
+def _zeros_like(tree):
+  return jax.tree.map(lambda x: jnp.zeros(x.shape, jnp.float32), tree)
 
 
 class _StopRequest:
@@ -107,53 +100,65 @@ class _StopRequest:
 
 
 def train_and_evaluate(config, workdir: str, mesh=None, progress: bool = True):
-  """Trains `config` in `workdir` (resuming if possible); returns the final state."""
+  """Trains `config` in `workdir` (resuming if possible); returns the final state.
+
+  The config is parsed and checked before anything is written. Logged scalars are the
+  means over the steps since the previous log.
+  """
+  task, opts = parse_config(config)
+  run = opts.run
   prepare_workdir(workdir)
-  task = get_task(config.task)
   mesh = mesh or sharding.make_mesh()
-  sharding.check_batch_size(config.batch_size, mesh)
+  sharding.check_batch_size(run.batch_size, mesh)
   is_main = jax.process_index() == 0
   if is_main:
     save_config(config, workdir)
 
-  state = init_state(task, config, mesh)
-  ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), config.get("keep_checkpoints", 3))
+  ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), run.keep_checkpoints)
   if ckpt.latest_step() is not None:
-    state = ckpt.restore(state)
+    state = ckpt.restore(abstract_state(task, opts, mesh))
+  else:
+    state = init_state(task, opts, mesh)
   start = int(jax.device_get(state.step))
   metric_writer = writer_lib.MetricWriter(workdir, resume_step=start, enabled=is_main)
-  if start >= config.num_steps:
+  if start >= run.num_steps:
     metric_writer.close()
     ckpt.close()
     return state
 
-  step_fn = compile_train_step(task, config, mesh)
-  base_key = jax.random.fold_in(jax.random.key(config.seed), _STEP_STREAM)
-  batches = task.train_batches(config, start)
-  bar = tqdm(total=config.num_steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
+  step_fn = compile_train_step(task, opts, mesh)
+  base_key = keys.stream_key(run.seed, "step")
+  batches = task.train_batches(opts, start)
+  bar = tqdm(total=run.num_steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
              disable=not (progress and is_main), mininterval=1.0)
   t_start, first_step_s = time.perf_counter(), None
   step = start
+  sums = count = None
   try:
     with _StopRequest() as stop:
-      while step < config.num_steps and not stop.requested:
+      while step < run.num_steps and not stop.requested:
         batch = sharding.shard_batch(next(batches), mesh)
         state, metrics = step_fn(state, batch, jax.random.fold_in(base_key, step))
+        if sums is None:
+          sums, count = _zeros_like(metrics), jnp.zeros((), jnp.int32)
+        sums, count = _accumulate(sums, count, metrics)
         step += 1
         if first_step_s is None:
           jax.block_until_ready(state)
           first_step_s = time.perf_counter() - t_start
-        last = step == config.num_steps
-        if step % config.log_every == 0 or last:
-          scalars = jax.device_get(metrics)
+        last = step == run.num_steps
+        if step % run.log_every == 0 or last:
+          totals, n = jax.device_get((sums, count))
+          scalars = {k: np.float32(v / n) for k, v in totals.items()}
+          sums = None
           metric_writer.write_scalars(step, scalars)
-          bar.set_postfix({k: f"{float(v):.3f}" for k, v in scalars.items()}, refresh=False)
-        if step % config.sample_every == 0 or last:
-          _write_grid(task, config, state, workdir, step, metric_writer, is_main)
-        if step % config.checkpoint_every == 0 or last:
+          bar.set_postfix({k: f"{float(v):.4g}" for k, v in scalars.items()}, refresh=False)
+        if step % run.sample_every == 0 or last:
+          _write_grid(task, opts, state, workdir, step, metric_writer, is_main)
+        if step % run.checkpoint_every == 0 or last:
           ckpt.save(step, state)
         bar.update(1)
-      if stop.requested and step < config.num_steps:
+      if stop.requested and step < run.num_steps:
         ckpt.save(step, state, force=True)
         bar.write(f"stopped at step {step}; checkpoint saved, run the same command to resume")
   finally:
@@ -168,8 +173,8 @@ def train_and_evaluate(config, workdir: str, mesh=None, progress: bool = True):
   return state
 
 
-def _write_grid(task, config, state, workdir, step, metric_writer, is_main):
-  samples, ncols = task.sample_grid(config, state)
+def _write_grid(task, opts, state, workdir, step, metric_writer, is_main):
+  samples, ncols = task.sample_grid(opts, state)
   if is_main:
     grid = images.save_grid(samples, os.path.join(workdir, "samples", f"step_{step:07d}.png"), ncols=ncols)
     metric_writer.write_image(step, "samples", grid)

@@ -1,4 +1,4 @@
-"""Mixed precision: the dtype the networks compute in, from `config.compute_dtype`.
+"""Mixed precision: the dtype the networks compute in, from the config's `compute_dtype`.
 
 "float32" (the default) computes everything in float32. "bfloat16" runs the networks'
 convolutions, matrix products and activations in bfloat16 (Flax's `dtype=`), which
@@ -6,20 +6,15 @@ halves memory traffic and uses the bf16 units of GPUs and TPUs, while the parame
 the optimizer state and the normalisation statistics stay float32 (`param_dtype`) and
 the networks' outputs (images, logits, pixel-model parameters) come back as float32, so
 that the losses, their gradients and the updates are float32 computations. On a CPU
-without bf16 matrix units it is usually slower; `aigc bench --dtype bfloat16` measures.
+without bf16 matrix units it is usually slower (`aigc bench --dtype bfloat16` measures).
 """
 
 import jax.numpy as jnp
-
-from aigc_jax.errors import UserError
 
 # config.compute_dtype -> the dtype passed to the models.
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
-def compute_dtype(config):
-  """The models' computation dtype named by `config.compute_dtype` (float32 if absent)."""
-  name = config.get("compute_dtype", "float32")
-  if name not in COMPUTE_DTYPES:
-    raise UserError(f"unknown compute_dtype {name!r}; choose one of {', '.join(COMPUTE_DTYPES)}")
+def compute_dtype(name: str):
+  """The models' computation dtype named by the config's `compute_dtype` (checked at load)."""
   return COMPUTE_DTYPES[name]

@@ -1,35 +1,76 @@
 """What the generic trainer needs from a model family, and the registry of families.
 
-A family (GAN, VAE, CycleGAN, ...) is a `Task`: a handful of pure functions over its own
-train-state pytree. `aigc_jax.train.loop` runs any task with the same loop, checkpoints,
-logging and sharding; the CLI's `sample` and `eval` call the same functions.
+A family (GAN, VAE, CycleGAN, ...) is a `Task`: a parser of its config into frozen,
+typed options, and a handful of pure functions over those options and its own
+train-state pytree. `aigc_jax.train.loop` runs any task with the same loop,
+checkpoints, logging and sharding. What a trained run can do (sample, translate,
+restore, ...) lives apart, in `aigc_jax.inference`.
 """
 
+import dataclasses
 import importlib
 from typing import Callable, NamedTuple
 
 from aigc_jax.errors import UserError
+import ml_collections
+
+from aigc_jax.options import one_of, require, section
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+  """The keys every config has (configs/common.py): how long and how a run trains."""
+  task: str
+  seed: int
+  num_steps: int
+  batch_size: int
+  log_every: int
+  sample_every: int
+  checkpoint_every: int
+  keep_checkpoints: int
+  num_grid_samples: int
+  compute_dtype: str
+
+  def check(self):
+    from aigc_jax.train.precision import COMPUTE_DTYPES
+    for name in ("num_steps", "batch_size", "log_every", "sample_every", "checkpoint_every",
+                 "keep_checkpoints", "num_grid_samples"):
+      value = getattr(self, name)
+      require(value >= 1, f"{name} must be at least 1, got {value}")
+    one_of(self.compute_dtype, COMPUTE_DTYPES, "compute_dtype")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageData:
+  """The keys of `config.data` that fix the images' shape; `config` is the whole section."""
+  name: str
+  resolution: int
+  channels: int
+  config: ml_collections.ConfigDict = section()
+
+  def check(self):
+    require(self.channels in (1, 3), f"data.channels must be 1 or 3, got {self.channels}")
+    require(self.resolution >= 1, f"data.resolution must be at least 1, got {self.resolution}")
 
 
 class Task(NamedTuple):
-  # (config, key) -> state: a freshly initialised train state (a pytree with a `step`).
+  # config -> options: a frozen dataclass with `run: RunOptions`, checked (UserError).
+  parse: Callable
+  # (options, key) -> state: a freshly initialised train state (a pytree with a `step`);
+  # `key` is the run's "init" stream (aigc_jax.train.keys).
   init_state: Callable
-  # config -> train_step(state, batch, key) -> (state, metrics): pure, jit-able.
+  # options -> train_step(state, batch, key) -> (state, metrics): pure, jit-able.
   make_train_step: Callable
-  # (config, start_step) -> iterator of host batches (pytrees of numpy arrays) for this
+  # (options, start_step) -> iterator of host batches (pytrees of numpy arrays) for this
   # process, starting with the batch of step `start_step`.
   train_batches: Callable
-  # (config, state) -> uint8 [N, H, W, C] from fixed inputs, for `samples/step_*.png`;
-  # also returns the number of grid columns.
+  # (options, state) -> (uint8 [N, H, W, C] from fixed inputs, number of grid columns),
+  # for `samples/step_*.png`.
   sample_grid: Callable
-  # (config, state, key, num, **options) -> uint8 [num, H, W, C], for `aigc sample`.
-  generate: Callable
-  # (config, state, options: dict) -> dict of metrics, for `aigc eval`.
-  evaluate: Callable
 
 
 # Registry: config.task -> module that defines TASK.
-_TASKS = {
+TASKS = {
     "gan": "aigc_jax.train.gan",
     "vae": "aigc_jax.train.vae",
     "cyclegan": "aigc_jax.train.cyclegan",
@@ -38,6 +79,14 @@ _TASKS = {
 
 
 def get_task(name: str) -> Task:
-  if name not in _TASKS:
-    raise UserError(f"unknown task {name!r}; choose one of {', '.join(_TASKS)}")
-  return importlib.import_module(_TASKS[name]).TASK
+  if name not in TASKS:
+    raise UserError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
+  return importlib.import_module(TASKS[name]).TASK
+
+
+def parse_config(config):
+  """(task, options) of a loaded config: every value checked, once (UserError if not)."""
+  if "task" not in config:
+    raise UserError("config key 'task' is missing; the shipped configs (configs/*.py) show every key")
+  task = get_task(config.task)
+  return task, task.parse(config)

@@ -21,6 +21,7 @@ A `Likelihood` bundles what the trainer needs for one pixel model; `get_likeliho
 picks one by name from `LIKELIHOODS`.
 """
 
+import dataclasses
 import math
 from typing import Callable, NamedTuple
 
@@ -28,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import log_ndtr
 
-from aigc_jax.errors import UserError
+from aigc_jax.options import one_of, require
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -205,21 +206,20 @@ def _make_discretized(log_likelihood_fn, fixed_scale, min_log_scale, num_bins):
                     log_prob=log_prob, mean_image=lambda params: jnp.tanh(params[..., 0]))
 
 
-def _make_bernoulli(config):
+def _make_bernoulli(o):
   return Likelihood(
-      num_params=1, prepare=_binarize(config.get("binarize_threshold", 128)),
+      num_params=1, prepare=_binarize(o.binarize_threshold),
       log_prob=lambda params, targets: bernoulli_log_likelihood(params[..., 0], targets),
       mean_image=lambda params: 2.0 * jax.nn.sigmoid(params[..., 0]) - 1.0)
 
 
 def _discretized_factory(log_likelihood_fn):
-  def make(config):
-    return _make_discretized(log_likelihood_fn, config.get("fixed_scale", None),
-                             config.get("min_log_scale", -7.0), config.get("num_bins", 256))
+  def make(o):
+    return _make_discretized(log_likelihood_fn, o.fixed_scale, o.min_log_scale, o.num_bins)
   return make
 
 
-# config.likelihood.name -> factory(config.likelihood) -> Likelihood.
+# likelihood name -> factory(LikelihoodOptions) -> Likelihood.
 LIKELIHOODS = {
     "bernoulli": _make_bernoulli,
     "discretized_logistic": _discretized_factory(discretized_logistic_log_likelihood),
@@ -227,22 +227,32 @@ LIKELIHOODS = {
 }
 
 
-def get_likelihood(likelihood_config) -> Likelihood:
-  """The `Likelihood` named by `likelihood_config.name`, with its options applied.
+@dataclasses.dataclass(frozen=True)
+class LikelihoodOptions:
+  """`config.likelihood`: the pixel model and its options.
 
-  Options: `fixed_scale` (None: the decoder learns a per-subpixel scale; a float fixes
-  it, in units of the [-1, 1] range), `min_log_scale` (floor of a learned log-scale),
-  `num_bins` (256), and for `bernoulli` `binarize_threshold` (stored uint8 values at or
-  above it are 1; use 1 for data stored as 0/1).
+  `fixed_scale` (None: the decoder learns a per-subpixel scale; a float fixes it, in
+  units of the [-1, 1] range), `min_log_scale` (floor of a learned log-scale),
+  `num_bins` (256 for 8-bit data), and for `bernoulli` `binarize_threshold` (stored uint8
+  values at or above it are 1; use 1 for data stored as 0/1).
   """
-  name = likelihood_config.name
-  if name not in LIKELIHOODS:
-    raise UserError(f"unknown likelihood {name!r}; choose one of {', '.join(LIKELIHOODS)}")
-  return LIKELIHOODS[name](likelihood_config)
+  name: str
+  fixed_scale: float | None
+  min_log_scale: float
+  num_bins: int
+  binarize_threshold: int
+
+  def check(self):
+    one_of(self.name, LIKELIHOODS, "likelihood.name")
+    require(self.fixed_scale is None or self.fixed_scale > 0,
+            f"likelihood.fixed_scale must be > 0 (or None: learned), got {self.fixed_scale}")
+    require(self.num_bins >= 2, f"likelihood.num_bins must be at least 2, got {self.num_bins}")
+    require(1 <= self.binarize_threshold <= 255,
+            f"likelihood.binarize_threshold must be in [1, 255], got {self.binarize_threshold}")
 
 
-__all__ = [
-    "Likelihood", "LIKELIHOODS", "bernoulli_log_likelihood", "discretized_gaussian_log_likelihood",
-    "discretized_logistic_log_likelihood", "gaussian_kl", "gaussian_log_density", "get_likelihood",
-    "iwae_log_likelihood", "negative_elbo", "reparameterize",
-]
+def get_likelihood(o: LikelihoodOptions) -> Likelihood:
+  """The `Likelihood` that `o` names, with its options applied."""
+  return LIKELIHOODS[o.name](o)
+
+

@@ -1,4 +1,4 @@
-"""GAN losses and discriminator regularizers as functions over arrays, picked by name.
+"""Adversarial losses and discriminator regularizers as functions over arrays, picked by name.
 
 Each loss is a pair `(d_loss(real_logits, fake_logits), g_loss(fake_logits))` returning
 per-example values [B]; callers reduce (usually with a mean). "Logits" are the
@@ -71,9 +71,7 @@ LOSSES = {
 
 
 def get_loss(name: str) -> GANLoss:
-  if name not in LOSSES:
-    from aigc_jax.errors import UserError
-    raise UserError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+  """The loss pair named `name` (checked when the config is loaded)."""
   return LOSSES[name]
 
 
@@ -110,3 +108,27 @@ def r1_penalty(critic: Callable, real):
   generator off the data manifold; multiply by gamma / 2 before adding it to D's loss.
   """
   return _per_example_sq_norm(_input_gradients(critic, real))
+
+
+# ------------------------------------------------------------------------ patch losses
+
+def per_example_mean(x):
+  """[B, ...] -> [B]: the mean over everything but the batch axis."""
+  return jnp.mean(x.reshape(x.shape[0], -1), axis=1)
+
+
+def lsgan_patch_d_loss(real_scores, fake_scores):
+  """CycleGAN's discriminator loss on patch scores [B, h, w, 1] -> [B]:
+  (mean (real - 1)^2 + mean fake^2) / 2, the release's halving included."""
+  return 0.5 * (per_example_mean(jnp.square(real_scores - 1.0)) + per_example_mean(jnp.square(fake_scores)))
+
+
+def lsgan_patch_g_loss(fake_scores):
+  """CycleGAN's generator loss on patch scores [B, h, w, 1] -> [B]: mean (fake - 1)^2
+  (the release's weight, no 1/2)."""
+  return per_example_mean(jnp.square(fake_scores - 1.0))
+
+
+def l1(x, y):
+  """Images [B, H, W, C] -> [B]: the mean absolute difference of each pair."""
+  return per_example_mean(jnp.abs(x - y))

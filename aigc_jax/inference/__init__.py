@@ -1,0 +1,50 @@
+"""Inference apart from training: load a trained run and use it, from a notebook or the CLI.
+
+  from aigc_jax import inference
+  run = inference.load("runs/dcgan_digits")          # options, family, latest state
+  images = inference.sample(run, jax.random.key(0), 16)
+  sample = inference.sampler("runs/cgan_digits")     # a plain callable
+  images = sample(16, labels=["3", "7"])
+
+Each family's own operations are in its module: `inference.vae` (reconstruct,
+interpolate), `inference.cyclegan` (translate), `inference.restoration` (inpaint,
+denoise). Modules are imported on first use, so this package stays cheap to import.
+"""
+
+import importlib
+
+import jax
+
+from aigc_jax.inference.run import Run, load
+
+# config.task -> the module whose `sample(run, key, num, labels=None, attributes=None)`
+# draws from a run of that family.
+FAMILIES = {
+    "gan": "aigc_jax.inference.gan",
+    "vae": "aigc_jax.inference.vae",
+    "cyclegan": "aigc_jax.inference.cyclegan",
+    "restoration": "aigc_jax.inference.restoration_samples",
+}
+
+
+def family(run: Run):
+  """The inference module of `run`'s family."""
+  return importlib.import_module(FAMILIES[run.config.task])
+
+
+def sample(run: Run, key, num: int, labels=None, attributes=None):
+  """`num` samples uint8 [num, H, W, C] of any run that generates (labels and attributes
+  are lists of names, for conditional runs)."""
+  return family(run).sample(run, key, num, labels=labels, attributes=attributes)
+
+
+def sampler(workdir: str):
+  """`fn(num, seed=0, labels=None, attributes=None) -> uint8 [num, H, W, C]` for a workdir."""
+  run = load(workdir)
+
+  def fn(num: int, seed: int = 0, labels=None, attributes=None):
+    return sample(run, jax.random.key(seed), num, labels=labels, attributes=attributes)
+  return fn
+
+
+__all__ = ["FAMILIES", "Run", "family", "load", "sample", "sampler"]

@@ -1,0 +1,23 @@
+"""Losses as functions over arrays, returning per-example values for the caller to reduce.
+
+`adversarial`: the GAN losses by name (`LOSSES`, `get_loss`), WGAN-GP's gradient penalty,
+R1, and CycleGAN's least-squares patch losses and L1. `likelihood`: the VAE's pixel
+likelihoods by name (`LIKELIHOODS`, `get_likelihood`), the Gaussian KL, ELBO and IWAE.
+"""
+
+from aigc_jax.losses.adversarial import (
+    LOSSES, GANLoss, get_loss, gradient_penalty, l1, lsgan_patch_d_loss, lsgan_patch_g_loss,
+    per_example_mean, r1_penalty)
+from aigc_jax.losses.likelihood import (
+    LIKELIHOODS, Likelihood, LikelihoodOptions, bernoulli_log_likelihood,
+    discretized_gaussian_log_likelihood, discretized_logistic_log_likelihood, gaussian_kl,
+    gaussian_log_density, get_likelihood, iwae_log_likelihood, negative_elbo, reparameterize)
+
+__all__ = [
+    "LOSSES", "GANLoss", "get_loss", "gradient_penalty", "l1", "lsgan_patch_d_loss",
+    "lsgan_patch_g_loss", "per_example_mean", "r1_penalty",
+    "LIKELIHOODS", "Likelihood", "LikelihoodOptions", "bernoulli_log_likelihood",
+    "discretized_gaussian_log_likelihood", "discretized_logistic_log_likelihood", "gaussian_kl",
+    "gaussian_log_density", "get_likelihood", "iwae_log_likelihood", "negative_elbo",
+    "reparameterize",
+]
