@@ -26,7 +26,7 @@ def parse_ops(text: str) -> tuple[str, ...]:
   ops = tuple(s.strip() for s in text.split(",") if s.strip())
   unknown = [op for op in ops if op not in augment.OPS]
   if unknown or not ops:
-    raise UserError(f"unknown --ops {', '.join(unknown) or text!r}; choose from {', '.join(augment.OPS)}")
+    raise UserError(f"unknown --ops {', '.join(unknown) or repr(text)}; choose from {', '.join(augment.OPS)}")
   return ops
 
 

@@ -287,3 +287,41 @@ def test_training_batches_are_a_function_of_seed_and_step_with_random_crops(tmp_
   assert not epoch1 & {tuple(ds[i]["label"]) + (ds[i]["image"].tobytes(),) for i in range(2, 4)}
   test = pipeline.load_images("folder", "test", cfg)
   assert test.shape == (2, 8, 8, 1) and test.dtype == np.uint8
+
+
+# ------------------------------------------------------------------------ training and export
+
+def test_cgan_trains_on_a_folder_samples_by_label_name_and_trains_on_its_own_export(tmp_path):
+  from aigc_jax import configlib, inference
+  from aigc_jax.data import export
+  from aigc_jax.train import loop
+  import jax
+
+  def config_for(path):
+    config = configlib.load_config("cgan_digits:smoke")
+    config.data = ml_collections.ConfigDict({
+        "name": "folder", "path": str(path), "data_dir": str(tmp_path / "data"), "resolution": 16,
+        "channels": 1, "resize": "center_crop", "test_fraction": 0.2})
+    config.model.num_classes = len(pipeline.label_names(config.data))  # What config loading does.
+    return config
+
+  # Ten classes: the programs are then those of cgan_digits:smoke, compiled once per suite.
+  names = tuple(f"kind{i}" for i in range(10))
+  root = _classes(tmp_path / "kinds", names=names, n=2)
+  state = loop.train_and_evaluate(config_for(root), str(tmp_path / "run"), progress=False)
+  assert int(state.step) == 4
+  run = inference.load(str(tmp_path / "run"))
+  chosen = inference.sample(run, jax.random.key(0), 2, labels=["kind3"])
+  assert chosen.shape == (2, 16, 16, 1) and chosen.dtype == np.uint8
+  with pytest.raises(UserError, match="valid labels: kind0"):
+    inference.sample(run, jax.random.key(0), 2, labels=["horse"])
+  generate = lambda key, n, labels: inference.sample(run, key, n, labels=labels)
+  paths = export.export_samples(generate, str(tmp_path / "export"), 13, jax.random.key(1), label_names=names)
+  assert len(paths) == 13 and sorted(os.listdir(tmp_path / "export")) == list(names)
+  assert len(os.listdir(tmp_path / "export" / "kind0")) == 2 and len(os.listdir(tmp_path / "export" / "kind9")) == 1
+  np.testing.assert_array_equal(np.asarray(Image.open(paths[0]))[..., None],
+                                generate(jax.random.fold_in(jax.random.fold_in(jax.random.key(1), 0), 0), 2,
+                                         ["kind0"])[0])
+  again = config_for(tmp_path / "export")
+  assert pipeline.dataset_info(again.data).label_names == names
+  assert int(loop.train_and_evaluate(again, str(tmp_path / "run2"), progress=False).step) == 4
