@@ -157,7 +157,7 @@ def test_layer_keeps_parameters_positive_and_computes_the_function():
   u, guide = _data((1, 6, 6), c=3, cg=1)
   options = crf.CRFOptions(lam=0.5, theta_a=1.5, theta_b=0.25, window=3, iterations=6)
   layer = crf.CRFLayer(options)
-  params = layer.init(jax.random.key(0), u, guide)["params"]
+  params = layer.init(jax.random.key(0, impl="rbg"), u, guide)["params"]
   assert set(params) == {"raw_lam", "raw_theta_a", "raw_theta_b"}
   values = crf.positive_parameters(params)
   assert values == pytest.approx({"lam": 0.5, "theta_a": 1.5, "theta_b": 0.25}, rel=1e-5)
@@ -169,7 +169,7 @@ def test_layer_keeps_parameters_positive_and_computes_the_function():
   grads = jax.grad(lambda p: jnp.sum(layer.apply({"params": p}, u, guide) ** 2))(params)
   assert all(np.isfinite(g) and g != 0 for g in jax.tree.leaves(grads))
   fixed = crf.CRFLayer(crf.CRFOptions(learnable=False, window=3))
-  assert fixed.init(jax.random.key(0), u, guide) == {}
+  assert fixed.init(jax.random.key(0, impl="rbg"), u, guide) == {}
 
 
 def test_options_and_refine_check_their_input():
