@@ -9,7 +9,6 @@ traceback, because it is a bug.
 
 import argparse
 import importlib
-import os
 import sys
 
 from aigc_jax.errors import UserError
@@ -27,20 +26,6 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def enable_compilation_cache():
-  """Keeps compiled XLA programs on disk, so a second run of a config starts at once.
-
-  The folder is `$AIGC_JAX_CACHE_DIR` (empty to disable), else ~/.cache/aigc_jax/xla.
-  Compiling is the larger part of a short run on a CPU (random-number kernels alone take
-  seconds), so this matters for resumes, `sample` and `eval`.
-  """
-  path = os.environ.get("AIGC_JAX_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "aigc_jax", "xla"))
-  if path:
-    import jax
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-
-
 def main(argv=None) -> int:
   parser = build_parser()
   args, extra = parser.parse_known_args(argv)
@@ -49,6 +34,7 @@ def main(argv=None) -> int:
   if extra and not getattr(args, "accepts_overrides", False):
     parser.error(f"unrecognized arguments: {' '.join(extra)}")
   args.overrides = extra
+  from aigc_jax.cache import enable_compilation_cache
   enable_compilation_cache()
   try:
     return args.func(args) or 0

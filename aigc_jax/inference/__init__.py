@@ -47,4 +47,16 @@ def sampler(workdir: str):
   return fn
 
 
-__all__ = ["FAMILIES", "Run", "family", "load", "sample", "sampler"]
+from aigc_jax._exports import exports as _exports  # noqa: E402
+
+_MODULES = {m: f"aigc_jax.inference.{m}" for m in ("gan", "vae", "cyclegan", "restoration")}
+_names, _lazy_getattr, _lazy_dir = _exports(__name__, _MODULES)
+__all__ = ["FAMILIES", "Run", "family", "load", "sample", "sampler", *_names]
+
+
+def __getattr__(name):
+  return _lazy_getattr(name)
+
+
+def __dir__():
+  return sorted(set(globals()) | set(_names))

@@ -5,19 +5,15 @@ R1, and CycleGAN's least-squares patch losses and L1. `likelihood`: the VAE's pi
 likelihoods by name (`LIKELIHOODS`, `get_likelihood`), the Gaussian KL, ELBO and IWAE.
 """
 
-from aigc_jax.losses.adversarial import (
-    LOSSES, GANLoss, get_loss, gradient_penalty, l1, lsgan_patch_d_loss, lsgan_patch_g_loss,
-    per_example_mean, r1_penalty)
-from aigc_jax.losses.likelihood import (
-    LIKELIHOODS, Likelihood, LikelihoodOptions, bernoulli_log_likelihood,
-    discretized_gaussian_log_likelihood, discretized_logistic_log_likelihood, gaussian_kl,
-    gaussian_log_density, get_likelihood, iwae_log_likelihood, negative_elbo, reparameterize)
+from aigc_jax._exports import exports
 
-__all__ = [
-    "LOSSES", "GANLoss", "get_loss", "gradient_penalty", "l1", "lsgan_patch_d_loss",
-    "lsgan_patch_g_loss", "per_example_mean", "r1_penalty",
-    "LIKELIHOODS", "Likelihood", "LikelihoodOptions", "bernoulli_log_likelihood",
-    "discretized_gaussian_log_likelihood", "discretized_logistic_log_likelihood", "gaussian_kl",
-    "gaussian_log_density", "get_likelihood", "iwae_log_likelihood", "negative_elbo",
-    "reparameterize",
-]
+__all__, __getattr__, __dir__ = exports(__name__, {
+    **dict.fromkeys(("LOSSES", "GANLoss", "get_loss", "gradient_penalty", "l1", "lsgan_patch_d_loss",
+                     "lsgan_patch_g_loss", "per_example_mean", "r1_penalty"), "aigc_jax.losses.adversarial"),
+    **dict.fromkeys(("LIKELIHOODS", "Likelihood", "LikelihoodOptions", "bernoulli_log_likelihood",
+                     "discretized_gaussian_log_likelihood", "discretized_logistic_log_likelihood",
+                     "gaussian_kl", "gaussian_log_density", "get_likelihood", "iwae_log_likelihood",
+                     "negative_elbo", "reparameterize"), "aigc_jax.losses.likelihood"),
+    "adversarial": "aigc_jax.losses.adversarial",
+    "likelihood": "aigc_jax.losses.likelihood",
+})

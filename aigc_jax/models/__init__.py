@@ -1,5 +1,20 @@
-"""Flax Linen modules: each computes its output and nothing else (no losses, no training)."""
+"""Flax Linen modules: each computes its output and nothing else (no losses, no training).
 
-from aigc_jax.models.dcgan import Discriminator, Generator
+One family per module: `dcgan` (Generator, Discriminator), `vae` (conv and MLP VAEs),
+`cyclegan` (ResnetGenerator), `patchgan` (PatchDiscriminator), `restoration`
+(RestorationNet), `unet` (the pix2pix U-Net); shared layers in `layers`, `upsample`,
+`downsample`.
+"""
 
-__all__ = ["Discriminator", "Generator"]
+from aigc_jax._exports import exports
+
+__all__, __getattr__, __dir__ = exports(__name__, {
+    "Generator": "aigc_jax.models.dcgan",
+    "Discriminator": "aigc_jax.models.dcgan",
+    "VAE": "aigc_jax.models.vae",
+    "ResnetGenerator": "aigc_jax.models.cyclegan",
+    "PatchDiscriminator": "aigc_jax.models.patchgan",
+    "RestorationNet": "aigc_jax.models.restoration",
+    **{m: f"aigc_jax.models.{m}" for m in ("dcgan", "vae", "cyclegan", "patchgan", "restoration", "unet",
+                                          "layers", "upsample", "downsample")},
+})

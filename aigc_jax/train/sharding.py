@@ -25,17 +25,12 @@ def data_sharded(mesh: Mesh) -> NamedSharding:
 
 
 def check_batch_size(batch_size: int, mesh: Mesh):
-  from aigc_jax.errors import UserError
-  if batch_size % mesh.size:
-    raise UserError(f"batch_size {batch_size} must be a multiple of the number of devices ({mesh.size})")
+  """A one-line error unless the global batch splits evenly over the mesh's devices."""
+  from aigc_jax.data.pipeline import check_batch_split
+  check_batch_split(batch_size, mesh.size, "devices")
 
 
 def shard_batch(batch, mesh: Mesh):
   """This process's part of a global batch (a pytree of numpy arrays) -> global jax Arrays."""
   sharding = data_sharded(mesh)
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
-
-
-def replicate(tree, mesh: Mesh):
-  """Places a pytree (for example, a freshly initialised state) replicated on the mesh."""
-  return jax.device_put(tree, replicated(mesh))

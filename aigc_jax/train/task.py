@@ -85,8 +85,31 @@ def get_task(name: str) -> Task:
 
 
 def parse_config(config):
-  """(task, options) of a loaded config: every value checked, once (UserError if not)."""
+  """(task, options) of a loaded config: every value checked, once (UserError if not).
+
+  The data section is checked by the data layer (`aigc_jax.data.validate`). A
+  class-conditional config on a folder takes its number of classes from the folder's
+  class sub-folders, written into `config.model.num_classes` (so config.json says it).
+  """
   if "task" not in config:
     raise UserError("config key 'task' is missing; the shipped configs (configs/*.py) show every key")
   task = get_task(config.task)
+  if "data" in config:
+    from aigc_jax import data
+    data.validate(config.data)
+    _classes_from_folder(config)
   return task, task.parse(config)
+
+
+def _classes_from_folder(config):
+  model = config.get("model")
+  if config.data.get("name") != "folder" or model is None or not model.get("num_classes"):
+    return
+  if model.get("conditioning", "class") != "class":
+    return
+  from aigc_jax import data
+  names = data.label_names(config.data)
+  if not names:
+    raise UserError(f"{config.data.path!r} has no class sub-folders, so a class-conditional model has no "
+                    f"labels; use one sub-folder per class, or an unconditional config")
+  model.num_classes = len(names)

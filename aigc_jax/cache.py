@@ -1,0 +1,21 @@
+"""The persistent XLA compilation cache that `aigc` turns on, as one library call."""
+
+import os
+
+
+def enable_compilation_cache(path: str | None = None):
+  """Keeps compiled XLA programs on disk, so a second run of a config starts at once.
+
+  The folder is `path`, else `$AIGC_JAX_CACHE_DIR` (empty to disable), else
+  ~/.cache/aigc_jax/xla. Compiling is the larger part of a short run on a CPU (random
+  number kernels alone take seconds), so this matters for resumes, `sample` and `eval`.
+  Returns the folder, or None when disabled.
+  """
+  if path is None:
+    path = os.environ.get("AIGC_JAX_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "aigc_jax", "xla"))
+  if not path:
+    return None
+  import jax
+  jax.config.update("jax_compilation_cache_dir", path)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+  return path
