@@ -41,8 +41,9 @@ def test_config_batches_fit_its_model(config_name, tfds_mock):
     assert list(info.attribute_names) == sorted(info.attribute_names)
     assert batch["attributes"].shape == (config.batch_size, 40)
     assert set(np.unique(batch["attributes"])) <= {0.0, 1.0}
-  state = jax.eval_shape(lambda k: gan.init_state(config, k), jax.random.key(0))
-  new_state, metrics = jax.eval_shape(gan.make_train_step(config), state, batch, jax.random.key(1))
+  opts = gan.parse(config)
+  state = jax.eval_shape(lambda k: gan.init_state(opts, k), jax.random.key(0))
+  new_state, metrics = jax.eval_shape(gan.make_train_step(opts), state, batch, jax.random.key(1))
   assert jax.tree.structure(new_state) == jax.tree.structure(state)
   assert {"d_loss", "g_loss"} <= set(metrics)
 
@@ -63,13 +64,14 @@ def test_celeb_a_samples_by_attribute_names(tfds_mock, tmp_path, capsys):
   with tfds_mock("celeb_a", NUM_EXAMPLES):
     loop.prepare_workdir(workdir)
     loop.save_config(config, workdir)
-    state = loop.init_state(gan.TASK, config, sharding.make_mesh())  # As `aigc sample` makes it.
+    opts = gan.parse(config)
+    state = loop.init_state(gan.TASK, opts, sharding.make_mesh())  # As `aigc sample` makes it.
     ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"))
     ckpt.save(0, state)
     ckpt.wait()
     ckpt.close()
     # The grid: one row per attribute vector of the first training images, fixed latents.
-    grid, ncols = gan.sample_grid(config, state)
+    grid, ncols = gan.sample_grid(opts, state)
     assert grid.shape == (4, 8, 8, 3) and ncols == 2
     assert main(["sample", "--workdir", workdir, "--num", "4", "--attributes", "Smiling,Eyeglasses",
                  "--out", out]) == 0

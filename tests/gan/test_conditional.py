@@ -66,11 +66,11 @@ def test_conditional_grid_has_one_row_per_class_and_fixed_latents_per_column(mon
   config = configlib.load_config("cgan_digits")
   captured = {}
 
-  def fake_generate(config, state, z, y=None):
+  def fake_generate(opts, state, z, y=None):
     captured.update(z=np.asarray(z), y=np.asarray(y))
     return np.zeros((z.shape[0], 16, 16, 1), np.uint8)
   monkeypatch.setattr(gan, "generate_from_latents", fake_generate)
-  images, ncols = gan.sample_grid(config, state=None)
+  images, ncols = gan.sample_grid(gan.parse(config), state=None)
   assert ncols == 10 and images.shape[0] == 100
   z, y = captured["z"].reshape(10, 10, -1), captured["y"].reshape(10, 10, 10)
   np.testing.assert_array_equal(z, np.broadcast_to(z[:1], z.shape))  # Same latent down a column.

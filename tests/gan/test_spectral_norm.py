@@ -46,6 +46,6 @@ def test_discriminator_power_iteration_converges_and_eval_does_not_move_it():
     sigma = variables["batch_stats"][f"SpectralNorm_{i}"][f"Conv_{i}/kernel/sigma"]
     np.testing.assert_allclose(sigma, true_sigma, rtol=1e-2)
   out, mutated = d.apply(variables, x, train=False, mutable=["batch_stats"])
-  for a, b in zip(jax.tree.leaves(mutated), jax.tree.leaves(variables["batch_stats"])):
+  for a, b in zip(jax.tree.leaves(mutated), jax.tree.leaves(variables["batch_stats"]), strict=True):
     np.testing.assert_array_equal(a, b)
   assert out.shape == (2,)

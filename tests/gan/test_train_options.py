@@ -8,7 +8,7 @@ import pytest
 from aigc_jax import configlib
 from aigc_jax.errors import UserError
 from aigc_jax.models import dcgan
-from aigc_jax.train import gan
+from aigc_jax.train import adversarial, gan
 
 
 def _batch(resolution):
@@ -20,9 +20,10 @@ def _step(spec, **overrides):
   config = configlib.load_config(spec)
   for k, v in overrides.items():
     configlib.set_value(config, k, v)
-  state = gan.init_state(config, jax.random.key(0))
-  batch = _batch(config.data.resolution)
-  new_state, metrics = jax.jit(gan.make_train_step(config))(state, batch, jax.random.key(2))
+  opts = gan.parse(config)
+  state = gan.init_state(opts, jax.random.key(0))
+  batch = _batch(opts.data.resolution)
+  new_state, metrics = jax.jit(gan.make_train_step(opts))(state, batch, jax.random.key(2))
   return config, state, new_state, metrics
 
 
@@ -55,21 +56,21 @@ def test_n_critic_two_runs_two_discriminator_updates(wgan):
 def test_ema_moves_toward_the_live_weights_by_exactly_the_rate(wgan):
   config, state, new_state, _ = wgan
   for old, live, new in zip(*(jax.tree.leaves(t) for t in (state.g_ema_params, new_state.g_params,
-                                                            new_state.g_ema_params))):
+                                                            new_state.g_ema_params)), strict=True):
     np.testing.assert_allclose(new, 0.9 * np.asarray(old) + 0.1 * np.asarray(live), rtol=1e-6, atol=1e-8)
   assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(new_state.g_ema_params),
-                                                      jax.tree.leaves(new_state.g_params)))
+                                                      jax.tree.leaves(new_state.g_params), strict=True))
   # Sampling, grids and evaluation read the EMA weights.
-  assert gan.sampling_variables(config, new_state)["params"] is new_state.g_ema_params
+  assert gan.sampling_variables(gan.parse(config), new_state)["params"] is new_state.g_ema_params
   no_ema = config.copy_and_resolve_references()
   no_ema.ema_decay = 0.0
-  assert gan.sampling_variables(no_ema, new_state)["params"] is new_state.g_params
+  assert gan.sampling_variables(gan.parse(no_ema), new_state)["params"] is new_state.g_params
 
 
 def test_ema_update_is_the_convex_combination():
   ema = {"w": np.array([0.0, 1.0, 2.0], np.float32)}
   live = {"w": np.array([1.0, 1.0, 0.0], np.float32)}
-  np.testing.assert_allclose(gan.ema_update(ema, live, 0.75)["w"], [0.25, 1.0, 1.5])
+  np.testing.assert_allclose(adversarial.ema_update(ema, live, 0.75)["w"], [0.25, 1.0, 1.5])
 
 
 def test_conditional_step_trains_every_part(conditional):
@@ -107,4 +108,16 @@ def test_gradient_penalty_with_batchnorm_is_refused():
   config = configlib.load_config("dcgan_digits:wgan_gp+smoke")
   config.model.d_norm = "batch"
   with pytest.raises(UserError, match="d_norm=layer"):
-    gan.make_train_step(config)
+    gan.parse(config)  # Checked when the config is loaded, before any step is built.
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("n_critic", 0, "n_critic must be at least 1"),
+    ("model.d_norm", "group", "unknown model.d_norm 'group'"),
+    ("data.resolution", 12, "data.resolution"),
+])
+def test_bad_options_are_refused_at_parse(key, value, message):
+  config = configlib.load_config("dcgan_digits:smoke")
+  configlib.set_value(config, key, value)
+  with pytest.raises(UserError, match=message):
+    gan.parse(config)
