@@ -53,8 +53,8 @@ from aigc_jax import crf as crf_lib
 from aigc_jax.errors import UserError
 from aigc_jax.models import layers
 from aigc_jax.models import upsample as up
-# The release's instance norm (no affine parameters), shared with CycleGAN's networks.
-from aigc_jax.models.cyclegan import InstanceNorm
+# The release's instance norm (no affine parameters), as in the PatchGAN and CycleGAN.
+from aigc_jax.models.patchgan import InstanceNorm
 
 MAX_LEVELS = 8  # unet_256: 256 -> 1x1 at the bottleneck.
 NORMS = ("batch", "instance")
