@@ -79,10 +79,14 @@ def _offsets(window: int):
   return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
 
 
-def _shift(x, dy: int, dx: int, r: int):
-  """x [N, H, W, C] -> s with s[:, i, j] = x[:, i + dy, j + dx], zero outside the image."""
-  _, h, w, _ = x.shape
-  padded = jnp.pad(x, ((0, 0), (r, r), (r, r), (0, 0)))
+def _pad(x, r: int):
+  return jnp.pad(x, ((0, 0), (r, r), (r, r), (0, 0)))
+
+
+def _shift(padded, dy: int, dx: int, r: int):
+  """`_pad(x, r)` [N, H + 2r, W + 2r, C] -> s [N, H, W, C] with s[:, i, j] = x[:, i + dy,
+  j + dx], zero outside the image."""
+  h, w = padded.shape[1] - 2 * r, padded.shape[2] - 2 * r
   return padded[:, r + dy:r + dy + h, r + dx:r + dx + w]
 
 
@@ -105,13 +109,14 @@ def pairwise_weights(guide, *, theta_a, theta_b, window: int = 5):
   guide = jnp.asarray(guide, dtype)
   n, h, w, _ = guide.shape
   r = window // 2
-  inside = jnp.ones((1, h, w, 1), dtype)
+  inside = _pad(jnp.ones((1, h, w, 1), dtype), r)
+  padded = _pad(guide, r)
   out = []
   for dy, dx in _offsets(window):
     if dy == 0 and dx == 0:
       out.append(jnp.zeros((n, h, w), dtype))
       continue
-    colour = jnp.sum((guide - _shift(guide, dy, dx, r)) ** 2, axis=-1)
+    colour = jnp.sum((guide - _shift(padded, dy, dx, r)) ** 2, axis=-1)
     logw = -(dy * dy + dx * dx) / (2.0 * theta_a ** 2) - colour / (2.0 * theta_b ** 2)
     out.append(jnp.exp(logw) * _shift(inside, dy, dx, r)[..., 0])
   return jnp.stack(out, axis=-1)
@@ -124,11 +129,12 @@ def laplacian_apply(y, weights, window: int):
   """
   r = window // 2
   degree = jnp.sum(weights, axis=-1, keepdims=True)
+  padded = _pad(y, r)
   neighbours = 0.0
   for o, (dy, dx) in enumerate(_offsets(window)):
     if dy == 0 and dx == 0:
       continue
-    neighbours = neighbours + weights[..., o:o + 1] * _shift(y, dy, dx, r)
+    neighbours = neighbours + weights[..., o:o + 1] * _shift(padded, dy, dx, r)
   return degree * y - neighbours
 
 
@@ -136,11 +142,12 @@ def energy(y, u, weights, lam, window: int):
   """E(y) per image, float [N]: ||y - u||^2 + lam * sum_i sum_j w_ij ||y_i - y_j||^2,
   written out pair by pair (each ordered pair counted), as the module docstring defines it."""
   r = window // 2
+  padded = _pad(y, r)
   pairs = 0.0
   for o, (dy, dx) in enumerate(_offsets(window)):
     if dy == 0 and dx == 0:
       continue
-    diff = jnp.sum((y - _shift(y, dy, dx, r)) ** 2, axis=-1)
+    diff = jnp.sum((y - _shift(padded, dy, dx, r)) ** 2, axis=-1)
     pairs = pairs + weights[..., o] * diff
   return jnp.sum((y - u) ** 2, axis=(1, 2, 3)) + lam * jnp.sum(pairs, axis=(1, 2))
 
@@ -157,6 +164,12 @@ def cg_iterates(u, weights, lam, *, iterations: int, window: int = 5):
   step sizes. A system whose squared residual is below (10 eps)^2 times its first one
   (eps the dtype's machine epsilon) stops moving.
   """
+  last, path = _cg(u, weights, lam, iterations, window, keep_path=True)
+  return jnp.concatenate([jnp.asarray(u, last.dtype)[None], path], axis=0)
+
+
+def _cg(u, weights, lam, iterations: int, window: int, keep_path: bool):
+  """(y_K, [y_1 .. y_K] if keep_path else None): K conjugate-gradient steps from y_0 = u."""
   dtype = _compute_dtype(u, weights, lam)
   u, weights, lam = (jnp.asarray(a, dtype) for a in (u, weights, lam))
   apply = lambda v: v + 2.0 * lam * laplacian_apply(v, weights, window)
@@ -175,10 +188,10 @@ def cg_iterates(u, weights, lam, *, iterations: int, window: int = 5):
     rr_new = _inner(r, r)
     beta = jnp.where(active, rr_new / jnp.where(active, rr, 1.0), 0.0)
     p = r + beta * p
-    return (y, r, p, jnp.where(active, rr_new, rr)), y
+    return (y, r, p, jnp.where(active, rr_new, rr)), (y if keep_path else None)
 
-  _, ys = jax.lax.scan(step, (u, r0, r0, rr0), None, length=iterations)
-  return jnp.concatenate([u[None], ys], axis=0)
+  (y, *_), path = jax.lax.scan(step, (u, r0, r0, rr0), None, length=iterations)
+  return y, path
 
 
 def gaussian_crf(y, guide, *, lam, theta_a, theta_b, window: int = 5, iterations: int = DEFAULT_ITERATIONS):
@@ -203,7 +216,7 @@ def gaussian_crf(y, guide, *, lam, theta_a, theta_b, window: int = 5, iterations
   if y.ndim != 4 or guide.ndim != 4 or y.shape[:3] != guide.shape[:3]:
     raise ValueError(f"y {y.shape} and guide {guide.shape} must be [N, H, W, C] with the same N, H, W")
   weights = pairwise_weights(guide, theta_a=theta_a, theta_b=theta_b, window=window)
-  return cg_iterates(y, weights, lam, iterations=iterations, window=window)[-1]
+  return _cg(y, weights, lam, iterations, window, keep_path=False)[0]
 
 
 # ------------------------------------------------------------------------ options
