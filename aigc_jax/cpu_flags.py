@@ -1,18 +1,18 @@
 """XLA:CPU settings measured to be faster for this library's models, applied on import.
 
-jax 0.10's CPU backend hands convolutions to YNNPACK. On the 2-core AVX2 machine of
-docs/benchmarks.md, XLA's own (Eigen) convolutions ran every model faster, interleaved in
-one run each: DCGAN train step 193 -> 239 images/s, VAE step 76 -> 149, CycleGAN step
-0.21 -> 0.36, Inception features 8.5 -> 12.4 images/s. Matrix products stay with YNNPACK
-(the float32 matmul figure is the same, about 155 GFLOP/s, either way). The flag only
-affects the CPU backend.
+jax 0.10's CPU backend hands convolutions to YNNPACK. XLA's own (Eigen) convolutions ran
+every model of this library faster on a small AVX2 machine (the DCGAN, VAE and CycleGAN
+steps and the Inception features; figures in docs/benchmarks.md), while matrix products
+are as fast either way and stay with YNNPACK. The flag only affects the CPU backend: on
+a GPU or TPU nothing here changes what XLA does.
 
 XLA reads XLA_FLAGS once, when JAX starts its backend (the first `jax.devices()` or
 computation), so `import aigc_jax` sets it in the environment before that; a program that
 starts JAX first keeps XLA's defaults. A flag the user already set in XLA_FLAGS is left
 as it is (so `--xla_cpu_experimental_ynn_fusion_type=+individual_convolution` restores
-the default), and nothing is set for a jaxlib outside `VERIFIED_JAXLIB`, since XLA
-aborts the process on a flag or value it does not know.
+the default), and nothing is set for a jaxlib outside `VERIFIED_JAXLIB` (jax 0.11 on the
+accelerator machine included), since XLA aborts the process on a flag or value it does
+not know.
 """
 
 import importlib.metadata

@@ -1,4 +1,5 @@
-"""Useful floating-point work of a DCGAN train step, counted from the architecture.
+"""Floating-point work of the bench rows: the DCGAN step's useful work, counted from the
+architecture, and XLA's count for the other rows (`xla_flops`).
 
 XLA's own cost analysis counts what the compiled program does, including the zeros that
 a transposed convolution lowered as an input-dilated convolution multiplies; the count
@@ -65,3 +66,16 @@ def dcgan_step_flops(batch, resolution=32, channels=3, g_features=64, d_features
   d_update = 2 * d_f + 2 * d_f + 2 * (d_f - d[0])
   g_update = d_f + d_f + g_f + (g_f - g[0])
   return 2 * batch * (g_f + d_update + g_update)
+
+
+def xla_flops(jitted, *args):
+  """XLA's FLOP count of `jitted(*args)` as lowered (before optimisation), or None where
+  the backend gives none. It counts what the program asks for, zeros multiplied by a
+  dilated convolution included, so it bounds the useful work from above."""
+  try:
+    cost = jitted.lower(*args).cost_analysis()
+  except Exception:  # A backend without cost analysis: the row goes without the figure.
+    return None
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  flops = (cost or {}).get("flops")
+  return float(flops) if flops and flops > 0 else None

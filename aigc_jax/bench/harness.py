@@ -1,77 +1,70 @@
-"""`aigc bench`: the library's steps against PyTorch references and the machine's limit.
+"""`aigc bench`: the library's steps against PyTorch references and the machine's peak.
 
-Everything is measured in one process, in one run, row by row (`ROWS`, `--only`):
+Everything is measured in one process, in one run: first the matrix-product peak of
+each compute dtype (and float32 at 'highest' precision when the Inception row runs),
+then row by row (`ROWS`, `--only`), each training-step row once per dtype of `dtypes`:
 
-- "dcgan": the machine's float32 matrix-product FLOP/s; the library's real jitted DCGAN
-  train step with the PyTorch seed's recipe (config `dcgan_digits:seed`: non-saturating
-  loss, BatchNorm discriminator, Adam 2e-4 / 0.5) at 32x32 RGB, and the PyTorch
-  reference of the same model, loss, optimizer and step (`torch_dcgan`), timed in
-  interleaved rounds so that drifts in machine load hit both; the useful FLOP/s of the
-  JAX step (`flops`) and its fraction of the matmul figure.
+- "dcgan": the library's real jitted DCGAN train step with the PyTorch seed's recipe
+  (config `dcgan_digits:seed`: non-saturating loss, BatchNorm discriminator, Adam 2e-4 /
+  0.5) on RGB images, and the PyTorch reference of the same model, loss, optimizer and
+  step (`torch_dcgan`), eager and under `torch.compile`, timed in interleaved rounds so
+  that drifts in machine load hit all alike; the useful FLOP/s of the JAX step
+  (`flops.dcgan_step_flops`) and its fraction of the same dtype's matmul peak.
 - "inception": pool3 feature extraction, this port against pytorch-fid on the same
-  images, interleaved (random weights: the cost does not depend on their values).
-- "cyclegan": the CycleGAN step at 128x128 (the paper's recipe for that size: batch 1,
-  6 residual blocks, ngf = ndf = 64). No PyTorch reference (not cheap to keep equal).
-- "vae": the convolutional VAE step of `vae_cifar10` (32x32 RGB, batch 128, discretized
-  logistic) and its PyTorch reference (`torch_vae`).
+  images with the same (random, calibrated) weights, both in full float32, interleaved;
+  the largest feature difference.
+- "cyclegan": the CycleGAN step (the paper's recipe: batch 1, ngf = ndf, residual
+  blocks). No PyTorch reference (not cheap to keep equal).
+- "vae": the convolutional VAE step of `vae_cifar10` (32x32 RGB, discretized logistic)
+  and its PyTorch reference (`torch_vae`), eager and compiled.
 
-For each JAX step: images/s (median of the rounds) and the time to the first compiled
-step (initialisation, compilation and one step). Peak resident memory of the process
-after each row (both frameworks: it only grows) and, on accelerators, the device's
-peak bytes. `compute_dtype` "bfloat16" runs the training steps in mixed precision.
+Rows other than the DCGAN report XLA's FLOP count of the lowered step as FLOP/s and its
+fraction of the peak. Each row also reports the time to the first compiled step
+(initialisation, compilation and one step) and memory: the process's peak resident
+memory, JAX's device peak (where the backend counts it) and PyTorch's CUDA peak.
+Figures are keyed `<row>_<dtype>_<figure>` in one flat dict (docs/benchmarks.md).
 Timings are figures to read, never assertions in tests.
 """
 
 import os
-import resource
+import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from aigc_jax import cpu_flags
-from aigc_jax.bench import flops
-from aigc_jax.bench.options import ROWS, Options
+from aigc_jax.bench import flops, timing
+from aigc_jax.bench.options import DTYPES, ROWS, TORCH_COMPILE, Options
 from aigc_jax.errors import UserError
 
 
-def matmul_flops(n: int = 4096, repeats: int = 5) -> float:
-  """The best float32 n x n matrix-product FLOP/s of `repeats` timed runs."""
-  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-  mm = jax.jit(lambda x, y: x @ y)
-  mm(a, a).block_until_ready()
-  best = min(_timed(lambda: mm(a, a).block_until_ready()) for _ in range(repeats))
-  return 2 * n**3 / best
-
-
-def _timed(fn) -> float:
-  t = time.perf_counter()
-  fn()
-  return time.perf_counter() - t
-
-
 def jax_train_step(config, batch: dict):
-  """(step(), first_step_seconds) of `config`'s real train step on a fixed host batch.
+  """(timing.Step, first_step_seconds, XLA FLOPs per step or None) of `config`'s real
+  train step on a fixed host batch.
 
   The step is the one `aigc train` runs (jitted, sharded on one device, state donated);
   the first-step time covers initialisation, compilation and that step.
   """
   from aigc_jax.train import loop, sharding
-  from aigc_jax.train.task import get_task
-  task, mesh = get_task(config.task), sharding.make_mesh(jax.devices()[:1])
-  t = time.perf_counter()
-  state = loop.init_state(task, config, mesh)
-  step_fn = loop.compile_train_step(task, config, mesh)
+  from aigc_jax.train.task import parse_config
+  (task, task_opts), mesh = parse_config(config), sharding.make_mesh(jax.devices()[:1])
+  start = time.perf_counter()
+  state = loop.init_state(task, task_opts, mesh)
+  step_fn = loop.compile_train_step(task, task_opts, mesh)
   arrays = sharding.shard_batch(batch, mesh)
   holder = {"state": state, "i": 0}
 
-  def step():
+  def run():
     holder["state"], _ = step_fn(holder["state"], arrays, jax.random.key(holder["i"]))
     holder["i"] += 1
+
+  def wait():
     jax.block_until_ready(holder["state"])
-  step()
-  return step, time.perf_counter() - t
+  step_flops = flops.xla_flops(step_fn, state, arrays, jax.random.key(0))
+  run()
+  wait()
+  return timing.Step(run, wait), time.perf_counter() - start, step_flops
 
 
 def _uniform_images(shape, seed: int = 0) -> np.ndarray:
@@ -79,16 +72,16 @@ def _uniform_images(shape, seed: int = 0) -> np.ndarray:
   return (np.random.default_rng(seed).integers(0, 256, shape) / 127.5 - 1.0).astype(np.float32)
 
 
-def dcgan_config(opts: Options):
-  """The seed's recipe at the benchmark's size (config `dcgan_digits:seed`)."""
+def dcgan_config(opts: Options, dtype: str):
+  """The seed's recipe at the benchmark's size (config `dcgan_digits:seed`), RGB."""
   from aigc_jax import configlib
   config = configlib.load_config("dcgan_digits:seed")
   config.batch_size, config.data.resolution, config.data.channels = opts.batch, opts.resolution, 3
-  config.compute_dtype = opts.compute_dtype
+  config.compute_dtype = dtype
   return config
 
 
-def cyclegan_config(opts: Options):
+def cyclegan_config(opts: Options, dtype: str):
   """The paper's recipe at `cyclegan_size` (loaded at 286/256 of it and cropped, batch 1)."""
   from aigc_jax import configlib
   config = configlib.load_config("cyclegan_horse2zebra")
@@ -96,40 +89,16 @@ def cyclegan_config(opts: Options):
   config.data.load_size = opts.cyclegan_size * 286 // 256
   config.model.n_blocks = opts.cyclegan_blocks
   config.model.ngf = config.model.ndf = opts.cyclegan_features
-  config.compute_dtype = opts.compute_dtype
+  config.compute_dtype = dtype
   return config
 
 
-def vae_config(opts: Options):
+def vae_config(opts: Options, dtype: str):
   from aigc_jax import configlib
   config = configlib.load_config("vae_cifar10")
   config.batch_size = opts.vae_batch
-  config.compute_dtype = opts.compute_dtype
+  config.compute_dtype = dtype
   return config
-
-
-def interleaved(steps: dict, rounds: int, per_round: int) -> dict:
-  """Median seconds per call of each named function, timed in alternating rounds."""
-  times = {name: [] for name in steps}
-  for _ in range(rounds):
-    for name, fn in steps.items():
-      t = time.perf_counter()
-      for _ in range(per_round):
-        fn()
-      times[name].append((time.perf_counter() - t) / per_round)
-  return {name: float(np.median(v)) for name, v in times.items()}
-
-
-def peak_rss_mib() -> float:
-  """The process's peak resident memory so far (Linux reports KiB)."""
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def device_peak_mib():
-  """The accelerator's peak bytes in use, in MiB; None where the backend keeps no count."""
-  stats = jax.devices()[0].memory_stats() or {}
-  peak = stats.get("peak_bytes_in_use")
-  return None if peak is None else peak / 2**20
 
 
 def _torch_device(opts: Options) -> str:
@@ -141,121 +110,213 @@ def _torch_device(opts: Options) -> str:
   return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _torch_step(make, opts: Options, log, **kwargs):
-  """A warmed-up PyTorch reference step, or None when PyTorch is not installed."""
-  if not opts.torch_reference:
-    return None
-  try:
-    step = make(device=_torch_device(opts), **kwargs)
-  except ImportError:
-    log("PyTorch is not installed (pip install -e '.[bench]'): no reference timing")
-    return None
-  step()
+def _warm(step: timing.Step, calls: int = 2) -> timing.Step:
+  for _ in range(calls):  # torch.compile compiles on the first calls.
+    step.run()
+  step.wait()
   return step
 
 
-def _step_row(prefix: str, config, batch: dict, images_per_step: int, opts: Options, log,
-              torch_step=None, per_round=None) -> dict:
-  """Times `config`'s JAX step (and a PyTorch one, interleaved); the row's figures."""
-  jax_step, first = jax_train_step(config, batch)
+def _torch_steps(make, opts: Options, dtype: str, prefix: str, log, **kwargs):
+  """({"torch": Step, "torch_compile": Step}, notes) of the warmed-up PyTorch references.
+
+  A reference that does not run is left out, and `notes` says why under
+  "<prefix>_torch_skipped" or "<prefix>_torch_compile_skipped", so the JSON shows it.
+  """
+  if not opts.torch_reference:
+    return {}, {}
+  try:
+    device = _torch_device(opts)
+  except ImportError:
+    log("PyTorch is not installed (pip install -e '.[bench]'): no reference timing")
+    return {}, {f"{prefix}_torch_skipped": "PyTorch is not installed"}
+  steps = {"torch": _warm(make(device=device, dtype=dtype, **kwargs))}
+  notes = {}
+  if opts.torch_compile == "off" or (opts.torch_compile == "auto" and device == "cpu"):
+    why = "--torch-compile off" if opts.torch_compile == "off" else (
+        "not run on a CPU by default (Inductor builds C++ kernels for minutes); --torch-compile on runs it")
+    notes[f"{prefix}_torch_compile_skipped"] = why
+    return steps, notes
+  try:
+    steps["torch_compile"] = _warm(make(device=device, dtype=dtype, compile=True, **kwargs))
+  except Exception as e:  # Inductor needs a compiler and a supported device; record why not.
+    reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
+    log(f"torch.compile failed: {reason}")
+    notes[f"{prefix}_torch_compile_skipped"] = reason
+  return steps, notes
+
+
+def _step_row(name: str, dtype: str, config, batch: dict, images_per_step: int, opts: Options, peaks: dict,
+              log, torch_make=None, torch_kwargs=None, per_round=None, useful_flops=None) -> dict:
+  """Times `config`'s JAX step on `batch` against its PyTorch references
+  (`torch_make(device=, dtype=, compile=, **torch_kwargs)`), interleaved; the figures.
+
+  `useful_flops` per step, where counted from the architecture, else XLA's count.
+  """
+  prefix = f"{name}_{dtype}"
+  jax_step, first, xla_step_flops = jax_train_step(config, batch)
   out = {f"{prefix}_first_step_s": first}
   steps = {"jax": jax_step}
-  if torch_step is not None:
-    steps["torch"] = torch_step
-  secs = interleaved(steps, opts.rounds, per_round or opts.per_round)
+  if torch_make is not None:
+    torch_steps, notes = _torch_steps(torch_make, opts, dtype, prefix, log, **torch_kwargs)
+    steps.update(torch_steps)
+    out.update(notes)
+  secs = timing.interleaved(steps, opts.rounds, per_round or opts.per_round)
   out[f"{prefix}_jax_images_per_s"] = images_per_step / secs["jax"]
-  if "torch" in secs:
-    out[f"{prefix}_torch_images_per_s"] = images_per_step / secs["torch"]
-    out[f"{prefix}_ratio_vs_torch"] = secs["torch"] / secs["jax"]
-  log(", ".join(f"{k} {v:.3g}" for k, v in out.items()))
+  for ref in ("torch", "torch_compile"):
+    if ref in secs:
+      out[f"{prefix}_{ref}_images_per_s"] = images_per_step / secs[ref]
+      out[f"{prefix}_ratio_vs_{ref}"] = secs[ref] / secs["jax"]
+  step_flops, kind = (useful_flops, "useful") if useful_flops else (xla_step_flops, "xla")
+  if step_flops:
+    out[f"{prefix}_{kind}_gflops"] = step_flops / secs["jax"] / 1e9
+    if peaks.get(dtype):
+      out[f"{prefix}_peak_fraction"] = out[f"{prefix}_{kind}_gflops"] / peaks[dtype]
+  log(", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in out.items()))
   return out
 
 
-def dcgan_row(opts: Options, log=print) -> dict:
-  out = {"matmul_gflops": matmul_flops(opts.matmul_size) / 1e9}
-  log(f"float32 matmul: {out['matmul_gflops']:.1f} GFLOP/s")
+def dcgan_row(opts: Options, dtype: str, peaks: dict, log=print) -> dict:
   from aigc_jax.bench import torch_dcgan
-  torch_step = _torch_step(torch_dcgan.make_step, opts, log, batch=opts.batch, resolution=opts.resolution)
   batch = {"image": _uniform_images((opts.batch, opts.resolution, opts.resolution, 3))}
-  out.update(_step_row("dcgan", dcgan_config(opts), batch, opts.batch, opts, log, torch_step))
-  seconds = opts.batch / out["dcgan_jax_images_per_s"]
-  out["dcgan_useful_gflops"] = flops.dcgan_step_flops(opts.batch, opts.resolution) / seconds / 1e9
-  out["dcgan_peak_fraction"] = out["dcgan_useful_gflops"] / out["matmul_gflops"]
-  return out
+  useful = flops.dcgan_step_flops(opts.batch, opts.resolution)
+  return _step_row("dcgan", dtype, dcgan_config(opts, dtype), batch, opts.batch, opts, peaks, log,
+                   torch_make=torch_dcgan.make_step, useful_flops=useful,
+                   torch_kwargs=dict(batch=opts.batch, resolution=opts.resolution))
 
 
-def inception_row(opts: Options, log=print) -> dict:
-  """Pool3 images/s of this port and of pytorch-fid on the same uint8 images."""
-  from aigc_jax.metrics import bench, inception
-  images = np.random.default_rng(0).integers(
-      0, 256, (opts.inception_images, opts.inception_size, opts.inception_size, 3), dtype=np.uint8)
-  jax_fn = bench.jax_pool3_fn(inception.init_variables(0), opts.inception_batch)
-  first = _timed(lambda: jax_fn(images[:opts.inception_batch]))  # Compiles the network.
-  fns = {"jax": jax_fn}
+def cyclegan_row(opts: Options, dtype: str, peaks: dict, log=print) -> dict:
+  config = cyclegan_config(opts, dtype)
+  size = config.data.load_size
+  batch = {d: _uniform_images((config.batch_size, size, size, 3), seed=i) for i, d in enumerate("AB")}
+  return _step_row("cyclegan", dtype, config, batch, config.batch_size, opts, peaks, log,
+                   per_round=opts.cyclegan_per_round)
+
+
+def vae_row(opts: Options, dtype: str, peaks: dict, log=print) -> dict:
+  from aigc_jax.bench import torch_vae
+  config = vae_config(opts, dtype)
+  r, c = config.data.resolution, config.data.channels
+  m, o = config.model, config.optimizer
+  batch = {"image": _uniform_images((opts.vae_batch, r, r, c))}
+  return _step_row(
+      "vae", dtype, config, batch, opts.vae_batch, opts, peaks, log, torch_make=torch_vae.make_step,
+      torch_kwargs=dict(batch=opts.vae_batch, resolution=r, channels=c, latent_dim=m.latent_dim,
+                        features=tuple(m.features), hidden=m.hidden, lr=o.lr, grad_clip=o.grad_clip,
+                        min_log_scale=config.likelihood.min_log_scale))
+
+
+def inception_row(opts: Options, peaks: dict, log=print) -> dict:
+  """Pool3 images/s of this port and of pytorch-fid on the same uint8 images and weights."""
+  from aigc_jax.bench import inception as bench_inception
+  from aigc_jax.metrics import inception
+  n, size, b = opts.inception_images, opts.inception_size, opts.inception_batch
+  images = np.random.default_rng(0).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+  fns, variables, out = {}, None, {}
   if opts.torch_reference:
     try:
-      fns["pytorch_fid"] = bench.pytorch_fid_pool3_fn(opts.inception_batch, _torch_device(opts))
+      from aigc_jax.bench import torch_inception
+      wrapper, net = torch_inception.pytorch_fid_inception()
+      device = _torch_device(opts)
+      wrapper, net = wrapper.to(device), net.to(device)
+      torch_inception.calibrate(wrapper, net, images[:min(n, 4)])
+      variables = inception.params_from_torch_state_dict(torch_inception.state_dict_numpy(net))
+      fns["pytorch_fid"] = torch_inception.pool3_fn(wrapper, b)
     except ImportError:
       log("pytorch-fid is not installed (pip install -e '.[bench]'): no reference timing")
-  rates = {name: float(np.median(r)) for name, r in bench.compare_throughput(fns, images, opts.rounds).items()}
-  out = {"inception_first_batch_s": first, "inception_jax_images_per_s": rates["jax"]}
+      out["inception_pytorch_fid_skipped"] = "pytorch-fid is not installed"
+  if variables is None:
+    variables = inception.init_variables(0)
+  jax_fn = bench_inception.jax_pool3_fn(variables, b)
+  out["inception_first_batch_s"] = timing.seconds(lambda: jax_fn(images[:b]))  # Compiles the network.
+  rates, first = bench_inception.images_per_second({"jax": jax_fn, **fns}, images, b, opts.rounds)
+  out["inception_jax_images_per_s"] = rates["jax"]
   if "pytorch_fid" in rates:
     out["inception_pytorch_fid_images_per_s"] = rates["pytorch_fid"]
     out["inception_ratio_vs_pytorch_fid"] = rates["jax"] / rates["pytorch_fid"]
-  log(", ".join(f"{k} {v:.3g}" for k, v in out.items()))
+    out["inception_max_abs_diff"] = float(np.abs(first["jax"] - first["pytorch_fid"]).max())
+    out["inception_mean_abs_feature"] = float(np.abs(first["pytorch_fid"]).mean())
+  per_batch = flops.xla_flops(inception._network, variables, jax.ShapeDtypeStruct((b, 299, 299, 3), np.float32))
+  if per_batch:
+    out["inception_xla_gflops"] = per_batch / b * rates["jax"] / 1e9
+    if peaks.get("float32_highest"):
+      out["inception_peak_fraction"] = out["inception_xla_gflops"] / peaks["float32_highest"]
+  log(", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in out.items()))
   return out
 
 
-def cyclegan_row(opts: Options, log=print) -> dict:
-  config = cyclegan_config(opts)
-  size = config.data.load_size
-  batch = {d: _uniform_images((config.batch_size, size, size, 3), seed=i) for i, d in enumerate("AB")}
-  return _step_row("cyclegan", config, batch, config.batch_size, opts, log, per_round=1)
+_STEP_ROWS = {"dcgan": dcgan_row, "cyclegan": cyclegan_row, "vae": vae_row}
 
 
-def vae_row(opts: Options, log=print) -> dict:
-  config = vae_config(opts)
-  r, c = config.data.resolution, config.data.channels
-  from aigc_jax.bench import torch_vae
-  m, o = config.model, config.optimizer
-  torch_step = _torch_step(
-      torch_vae.make_step, opts, log, batch=opts.vae_batch, resolution=r, channels=c, latent_dim=m.latent_dim,
-      features=tuple(m.features), hidden=m.hidden, lr=o.lr, grad_clip=o.grad_clip,
-      min_log_scale=config.likelihood.min_log_scale)
-  batch = {"image": _uniform_images((opts.vae_batch, r, r, c))}
-  return _step_row("vae", config, batch, opts.vae_batch, opts, log, torch_step)
+def _check(opts: Options) -> None:
+  for what, given, known in (("rows", opts.rows, ROWS), ("dtypes", opts.dtypes, DTYPES)):
+    unknown = [x for x in given if x not in known]
+    if unknown:
+      raise UserError(f"unknown benchmark {what} {', '.join(unknown)}; choose from {', '.join(known)}")
+  if opts.torch_compile not in TORCH_COMPILE:
+    raise UserError(f"torch_compile must be one of {', '.join(TORCH_COMPILE)}, got {opts.torch_compile!r}")
 
 
-_ROW_FUNCTIONS = {"dcgan": dcgan_row, "inception": inception_row, "cyclegan": cyclegan_row, "vae": vae_row}
+def matmul_peaks(opts: Options, log=print) -> dict:
+  """{dtype: GFLOP/s} of the matrix product in each of opts.dtypes, plus "float32_highest"
+  when the Inception row runs (its convolutions ask for full float32)."""
+  wanted = [(d, d, None) for d in opts.dtypes]
+  if "inception" in opts.rows:
+    wanted.append(("float32_highest", "float32", "highest"))
+  peaks = {}
+  for name, dtype, precision in wanted:
+    peaks[name] = timing.matmul_flops(dtype, opts.matmul_size, precision) / 1e9
+    log(f"{name} matmul ({opts.matmul_size}^3): {peaks[name]:.1f} GFLOP/s")
+  return peaks
 
 
-def run(opts: Options = Options(), log=print) -> dict:
-  """Measures the rows of `opts` and returns the figures as one flat dict (docs/benchmarks.md)."""
-  unknown = set(opts.rows) - set(ROWS)
-  if unknown:
-    raise UserError(f"unknown benchmark rows {', '.join(sorted(unknown))}; choose from {', '.join(ROWS)}")
+def _memory(out: dict, label: str) -> None:
+  out[f"peak_rss_mib_after_{label}"] = timing.peak_rss_mib()
+  device = timing.device_memory_mib()
+  if "peak" in device:
+    out[f"device_peak_mib_after_{label}"] = device["peak"]
+  torch_peak = timing.torch_cuda_peak_mib()
+  if torch_peak is not None:
+    out[f"torch_cuda_peak_mib_{label}"] = torch_peak
+
+
+def run(opts: Options = Options(), log=print, on_row=None) -> dict:
+  """Measures the rows of `opts` and returns the figures as one flat dict (docs/benchmarks.md).
+
+  `on_row(figures so far)` is called after each row, so a caller can save partial results
+  of a run that may be cut short.
+  """
+  _check(opts)
   out = {"device": str(jax.devices()[0].device_kind), "backend": jax.default_backend(),
+         "jax_version": jax.__version__, "device_count": jax.device_count(),
          "cpu_count": os.cpu_count(), "load_average_start": os.getloadavg()[0],
          "xla_flags": os.environ.get("XLA_FLAGS", ""),
          "cpu_convolutions": cpu_flags.cpu_convolution_library(),
-         "compute_dtype": opts.compute_dtype, "batch": opts.batch, "resolution": opts.resolution}
+         "dtypes": list(opts.dtypes), "options": opts._asdict()}
+  limit = timing.device_memory_mib().get("limit")
+  if limit is not None:
+    out["device_memory_limit_mib"] = limit
+  peaks = matmul_peaks(opts, log)
+  out.update({f"matmul_{name}_gflops": v for name, v in peaks.items()})
   for row in ROWS:
-    if row in opts.rows:
-      out.update(_ROW_FUNCTIONS[row](opts, log))
-      out[f"peak_rss_mib_after_{row}"] = peak_rss_mib()
-      device_peak = device_peak_mib()
-      if device_peak is not None:
-        out[f"device_peak_mib_after_{row}"] = device_peak
-  out["peak_rss_mib"] = peak_rss_mib()
+    if row not in opts.rows:
+      continue
+    if row == "inception":
+      out.update(inception_row(opts, peaks, log))
+      _memory(out, row)
+    else:
+      for dtype in opts.dtypes:
+        out.update(_STEP_ROWS[row](opts, dtype, peaks, log))
+        _memory(out, f"{row}_{dtype}")
+    if on_row is not None:
+      on_row(out)
+  out["peak_rss_mib"] = timing.peak_rss_mib()
   # Other jobs on the machine slow both frameworks, PyTorch's threads more (see
   # docs/benchmarks.md): the load says how far to trust the figures.
   out["load_average_end"] = os.getloadavg()[0]
-  if opts.torch_reference and any(row in opts.rows for row in ("dcgan", "inception", "vae")):
-    try:
-      import torch
-      out["torch_threads"] = torch.get_num_threads()
-    except ImportError:
-      pass
+  if "torch" in sys.modules:
+    torch = sys.modules["torch"]
+    out["torch_version"], out["torch_threads"] = torch.__version__, torch.get_num_threads()
   return out
 
 

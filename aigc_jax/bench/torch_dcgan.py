@@ -3,15 +3,17 @@
 The same architecture (the seed's), the same loss (non-saturating BCE on logits) and the
 same optimizer (Adam 2e-4, betas 0.5 / 0.999) and the same step structure as
 `aigc_jax.train.gan`: the generator runs forward once; D is updated on real and detached
-fake; G's gradient comes from the updated D. PyTorch is an optional extra (`bench`).
+fake; G's gradient comes from the updated D. Mixed precision and torch.compile as
+`torch_common` says. PyTorch is an optional extra (`bench`).
 """
 
 
 def make_step(batch, resolution=32, channels=3, g_features=64, d_features=64, latent_dim=100, device="cpu",
-              seed=0):
-  """Returns `step()` that runs one D + G update on a fixed random real batch."""
+              seed=0, dtype="float32", compile=False):
+  """A timing.Step that runs one D + G update on a fixed random real batch."""
   import torch
   from torch import nn
+  from aigc_jax.bench import torch_common
   from aigc_jax.models import dcgan
 
   torch.manual_seed(seed)
@@ -21,7 +23,7 @@ def make_step(batch, resolution=32, channels=3, g_features=64, d_features=64, la
     c_in = g_features * 2**(n - 1 - i)
     c_out = channels if i == n - 1 else g_features * 2**(n - 2 - i)
     g_layers += [nn.BatchNorm2d(c_in), nn.ReLU(True), nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
-  generator = nn.Sequential(*g_layers, nn.Tanh()).to(device)
+  generator = torch_common.maybe_compile(nn.Sequential(*g_layers, nn.Tanh()).to(device), compile)
   d_layers, c_in = [], channels
   for i in range(n):
     c_out = d_features * 2**i
@@ -31,28 +33,32 @@ def make_step(batch, resolution=32, channels=3, g_features=64, d_features=64, la
     d_layers.append(nn.LeakyReLU(0.2, inplace=True))
     c_in = c_out
   discriminator = nn.Sequential(*d_layers, nn.Conv2d(c_in, 1, 4, 1, 0, bias=False), nn.Flatten(0)).to(device)
+  params_d = list(discriminator.parameters())
+  discriminator = torch_common.maybe_compile(discriminator, compile)
   opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-  opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+  opt_d = torch.optim.Adam(params_d, lr=2e-4, betas=(0.5, 0.999))
   bce = nn.BCEWithLogitsLoss()
   real = (torch.rand(batch, channels, resolution, resolution) * 2 - 1).to(device)
   ones, zeros = torch.ones(batch, device=device), torch.zeros(batch, device=device)
 
-  def step():
+  def run():
     z = torch.randn(batch, latent_dim, 1, 1, device=device)
-    fake = generator(z)
+    with torch_common.autocast(device, dtype):
+      fake = generator(z)
+      d_loss = bce(discriminator(real).float(), ones) + bce(discriminator(fake.detach()).float(), zeros)
     opt_d.zero_grad(set_to_none=True)
-    d_loss = bce(discriminator(real), ones) + bce(discriminator(fake.detach()), zeros)
     d_loss.backward()
     opt_d.step()
     opt_g.zero_grad(set_to_none=True)
     # D's weight gradients are not needed for G's update; skip them as the JAX step does.
-    for p in discriminator.parameters():
+    for p in params_d:
       p.requires_grad_(False)
-    g_loss = bce(discriminator(fake), ones)
+    with torch_common.autocast(device, dtype):
+      g_loss = bce(discriminator(fake).float(), ones)
     g_loss.backward()
-    for p in discriminator.parameters():
+    for p in params_d:
       p.requires_grad_(True)
     opt_g.step()
-    return float(g_loss.detach())
+    return g_loss
 
-  return step
+  return torch_common.step(run, device)

@@ -6,16 +6,20 @@ dense layers to the Gaussian posterior; the mirror decoder with stride-2 4x4 tra
 convolutions and a 3x3 convolution to two parameters per subpixel), the same loss (the
 discretized logistic likelihood with a floored log-scale, the closed-form KL, one
 reparameterised sample) and the same optimizer (global-norm clipping, then Adam), as
-`aigc_jax.train.vae` runs them. PyTorch is an optional extra (`bench`).
+`aigc_jax.train.vae` runs them. Mixed precision and torch.compile as `torch_common` says
+(the likelihood and KL stay float32, as the JAX step's do). PyTorch is an optional extra
+(`bench`).
 """
 
 
 def make_step(batch, resolution=32, channels=3, latent_dim=128, features=(64, 128, 256), hidden=1024,
-              lr=5e-4, grad_clip=100.0, min_log_scale=-7.0, num_bins=256, device="cpu", seed=0):
-  """Returns `step()` that runs one update on a fixed random batch of 8-bit images."""
+              lr=5e-4, grad_clip=100.0, min_log_scale=-7.0, num_bins=256, device="cpu", seed=0,
+              dtype="float32", compile=False):
+  """A timing.Step that runs one update on a fixed random batch of 8-bit images."""
   import torch
   from torch import nn
   import torch.nn.functional as F
+  from aigc_jax.bench import torch_common
 
   torch.manual_seed(seed)
   n = len(features)
@@ -52,6 +56,7 @@ def make_step(batch, resolution=32, channels=3, latent_dim=128, features=(64, 12
 
   encoder, decoder = Encoder().to(device), Decoder().to(device)
   params = list(encoder.parameters()) + list(decoder.parameters())
+  encoder, decoder = torch_common.maybe_compile(encoder, compile), torch_common.maybe_compile(decoder, compile)
   opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
   x = (torch.randint(0, 256, (batch, channels, resolution, resolution)) / 127.5 - 1.0).to(device)
   half_bin = 1.0 / (num_bins - 1)
@@ -65,16 +70,20 @@ def make_step(batch, resolution=32, channels=3, latent_dim=128, features=(64, 12
                         torch.where(x > 1 - half_bin, F.logsigmoid(-lower), inner))
     return log_p.flatten(1).sum(1)
 
-  def step():
-    mean, logvar = encoder(x)
+  def run():
+    with torch_common.autocast(device, dtype):
+      mean, logvar = encoder(x)
+    mean, logvar = mean.float(), logvar.float()
     z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
     kl = 0.5 * (torch.exp(logvar) + mean**2 - 1.0 - logvar).sum(1)
-    loss = (kl - log_likelihood(decoder(z), x)).mean()
+    with torch_common.autocast(device, dtype):
+      out = decoder(z)
+    loss = (kl - log_likelihood(out.float(), x)).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip:
       torch.nn.utils.clip_grad_norm_(params, grad_clip)
     opt.step()
-    return float(loss.detach())
+    return loss
 
-  return step
+  return torch_common.step(run, device)

@@ -1,42 +1,88 @@
-"""`aigc bench` end to end on tiny sizes: the table and the JSON keys, never timings."""
+"""`aigc bench` and scripts/device_bench.sh end to end on tiny sizes: the files and the
+keys, never timings."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import jax
 import pytest
 
+from aigc_jax.bench import harness
+from aigc_jax.bench.options import preset
 from aigc_jax.cli import main
 
-_TINY = ["--rounds", "1", "--per-round", "1", "--matmul-size", "64", "--batch", "4", "--resolution", "8",
-         "--inception-images", "2", "--inception-size", "32", "--inception-batch", "2",
-         "--cyclegan-size", "16", "--cyclegan-blocks", "1", "--cyclegan-features", "4", "--vae-batch", "2"]
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "device_bench.sh"
 
 
-def test_every_row_on_tiny_sizes_writes_the_figures(tmp_path, capsys):
+def test_device_bench_tiny_runs_every_row(tmp_path):
+  """The contract: `scripts/device_bench.sh --tiny OUT_DIR` on whatever JAX sees (here the
+  CPU) writes OUT_DIR/device_bench.json with every row, and its log."""
   pytest.importorskip("pytorch_fid")
-  out = tmp_path / "bench.json"
-  assert main.main(["bench", *_TINY, "--json", str(out)]) == 0
-  figures = json.loads(out.read_text())
-  assert figures["compute_dtype"] == "float32"
-  for key in ("matmul_gflops", "dcgan_jax_images_per_s", "dcgan_torch_images_per_s", "dcgan_ratio_vs_torch",
-              "dcgan_useful_gflops", "dcgan_peak_fraction", "dcgan_first_step_s",
-              "inception_jax_images_per_s", "inception_pytorch_fid_images_per_s",
-              "inception_ratio_vs_pytorch_fid", "inception_first_batch_s",
-              "cyclegan_jax_images_per_s", "cyclegan_first_step_s",
-              "vae_jax_images_per_s", "vae_torch_images_per_s", "vae_ratio_vs_torch", "vae_first_step_s",
-              "peak_rss_mib", "load_average_start", "load_average_end"):
+  env = dict(os.environ, PYTHON=sys.executable, AIGC_WHEELS=str(tmp_path / "no_wheels"))
+  done = subprocess.run(["bash", str(SCRIPT), "--tiny", str(tmp_path / "out")], env=env, capture_output=True,
+                        text=True, timeout=900)
+  assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+  figures = json.loads((tmp_path / "out" / "device_bench.json").read_text())
+  assert figures["dtypes"] == ["float32"] and figures["backend"] == jax.default_backend()
+  for key in ("matmul_float32_gflops", "matmul_float32_highest_gflops",
+              "dcgan_float32_jax_images_per_s", "dcgan_float32_torch_images_per_s", "dcgan_float32_ratio_vs_torch",
+              "dcgan_float32_useful_gflops", "dcgan_float32_peak_fraction", "dcgan_float32_first_step_s",
+              "inception_jax_images_per_s", "inception_pytorch_fid_images_per_s", "inception_ratio_vs_pytorch_fid",
+              "inception_first_batch_s", "inception_xla_gflops", "inception_peak_fraction",
+              "cyclegan_float32_jax_images_per_s", "cyclegan_float32_xla_gflops", "cyclegan_float32_first_step_s",
+              "vae_float32_jax_images_per_s", "vae_float32_torch_images_per_s", "vae_float32_ratio_vs_torch",
+              "vae_float32_peak_fraction", "peak_rss_mib", "load_average_start", "load_average_end"):
     assert isinstance(figures[key], float) and figures[key] > 0, key
-  assert "dcgan_ratio_vs_torch" in capsys.readouterr().out
+  # Both implementations ran the same calibrated weights on the same images.
+  assert figures["inception_max_abs_diff"] < 1e-3 * max(1.0, figures["inception_mean_abs_feature"])
+  for row in ("dcgan", "vae"):
+    if jax.default_backend() == "cpu":  # torch.compile is a row that says why it did not run.
+      assert "--torch-compile on" in figures[f"{row}_float32_torch_compile_skipped"]
+    else:
+      assert f"{row}_float32_torch_compile_images_per_s" in figures
+  assert "dcgan_float32_ratio_vs_torch" in (tmp_path / "out" / "device_bench.log").read_text()
 
 
-def test_only_picks_rows_and_dtype_reaches_the_steps(tmp_path):
+def test_only_and_dtypes_pick_what_runs(tmp_path):
   out = tmp_path / "bench.json"
-  assert main.main(["bench", *_TINY, "--only", "vae", "--no-torch", "--dtype", "bfloat16", "--json", str(out)]) == 0
+  assert main.main(["bench", "--tiny", "--only", "dcgan", "--no-torch", "--dtypes", "bfloat16",
+                    "--json", str(out)]) == 0
   figures = json.loads(out.read_text())
-  assert figures["compute_dtype"] == "bfloat16"
-  assert "vae_jax_images_per_s" in figures and "vae_torch_images_per_s" not in figures
-  assert not any(k.startswith(("dcgan", "inception", "cyclegan")) for k in figures)
+  assert figures["dtypes"] == ["bfloat16"] and figures["options"]["batch"] == 4
+  assert figures["dcgan_bfloat16_jax_images_per_s"] > 0 and figures["matmul_bfloat16_gflops"] > 0
+  assert not any("float32" in k or k.startswith(("inception", "cyclegan", "vae")) for k in figures)
+  assert not any("torch" in k for k in figures)
 
 
-def test_unknown_row_is_a_one_line_error(capsys):
+def test_unknown_rows_and_dtypes_are_one_line_errors(capsys):
   assert main.main(["bench", "--only", "dcgan,gpt"]) == 2
   assert "unknown benchmark rows gpt" in capsys.readouterr().err
+  assert main.main(["bench", "--dtypes", "float16"]) == 2
+  assert "unknown benchmark dtypes float16" in capsys.readouterr().err
+
+
+def test_presets_and_overrides():
+  assert preset("device").batch == 256 and preset("device").resolution == 64
+  assert preset("device").dtypes == ("float32", "bfloat16") and preset("device").inception_images == 10_000
+  assert preset("tiny", batch=8).batch == 8 and preset("tiny").rounds == 1
+
+
+def test_a_failing_torch_compile_is_recorded_not_raised():
+  pytest.importorskip("torch")
+  from aigc_jax.bench import timing
+  calls = []
+
+  def make(device, dtype, compile=False):
+    calls.append((device, dtype, compile))
+    if compile:
+      raise RuntimeError("no C++ compiler\nmore detail")
+    return timing.Step(lambda: None, lambda: None)
+  opts = preset("tiny", torch_compile="on", torch_device="cpu")
+  steps, notes = harness._torch_steps(make, opts, "bfloat16", "row_bfloat16", log=lambda *a: None)
+  assert list(steps) == ["torch"] and calls == [("cpu", "bfloat16", False), ("cpu", "bfloat16", True)]
+  assert notes == {"row_bfloat16_torch_compile_skipped": "RuntimeError: no C++ compiler"}
+  steps, notes = harness._torch_steps(make, opts._replace(torch_compile="off"), "float32", "r", log=print)
+  assert list(steps) == ["torch"] and notes == {"r_torch_compile_skipped": "--torch-compile off"}
