@@ -24,9 +24,10 @@ if compgen -G "$wheels/*.whl" >/dev/null; then
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$wheels"/*.whl
   export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
 fi
-if ! "$py" -c "import aigc_jax.configs" 2>/dev/null; then
+if ! "$py" -P -c "import aigc_jax.configs" 2>/dev/null; then
   # As an install lays it out: the repository's configs/ is the package aigc_jax.configs.
-  rm -rf "$site/aigc_jax" && mkdir -p "$site" && cp -r "$root/aigc_jax" "$site/" && cp -r "$root/configs" "$site/aigc_jax/"
+  rm -rf "$site/aigc_jax" && mkdir -p "$site"
+  cp -r "$root/aigc_jax" "$site/" && cp -r "$root/configs" "$site/aigc_jax/"
   export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONUNBUFFERED=1

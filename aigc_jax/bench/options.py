@@ -43,8 +43,9 @@ class Options(NamedTuple):
 # The fields each preset sets; everything else keeps Options' default.
 SIZES = {
     "cpu": {},
-    "device": dict(dtypes=DTYPES, rounds=3, per_round=10, cyclegan_per_round=10, matmul_size=8192, batch=256, resolution=64,
-                   inception_images=10_000, inception_batch=250, cyclegan_size=256, cyclegan_blocks=9),
+    "device": dict(dtypes=DTYPES, rounds=3, per_round=10, cyclegan_per_round=10, matmul_size=8192, batch=256,
+                   resolution=64, inception_images=10_000, inception_batch=250, cyclegan_size=256,
+                   cyclegan_blocks=9),
     "tiny": dict(rounds=1, per_round=1, matmul_size=64, batch=4, resolution=8, inception_images=2,
                  inception_size=32, inception_batch=2, cyclegan_size=16, cyclegan_blocks=1,
                  cyclegan_features=4, vae_batch=2),
