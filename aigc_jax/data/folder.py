@@ -40,6 +40,8 @@ import dataclasses
 import hashlib
 import io
 import json
+import collections
+import concurrent.futures
 import multiprocessing
 import os
 import shutil
@@ -251,6 +253,29 @@ def load_image(path, max_size: int = MAX_SIZE) -> np.ndarray:
   return np.asarray(image)
 
 
+def _encode_files(tasks):
+  return [_encode_file(task) for task in tasks]
+
+
+def _pooled(pool, workers, tasks, chunk: int = 16):
+  """`map(_encode_file, tasks)` on the pool, in order, with at most 4 chunks per worker
+  in flight: memory stays flat however many files there are. A worker that dies (or
+  cannot start, e.g. a script without `if __name__ == "__main__":` that spawns
+  workers on import) is a UserError, not a hang."""
+  chunks = (tasks[i:i + chunk] for i in range(0, len(tasks), chunk))
+  pending = collections.deque()
+  try:
+    for c in chunks:
+      pending.append(pool.submit(_encode_files, c))
+      if len(pending) >= 4 * workers:
+        yield from pending.popleft().result()
+    while pending:
+      yield from pending.popleft().result()
+  except concurrent.futures.process.BrokenProcessPool as e:
+    raise UserError("an image-decoding worker process died; if you call this from a script, "
+                    "guard its entry point with `if __name__ == '__main__':`") from e
+
+
 def _encode_file(task):
   """Worker: (path, max_size) -> (PNG bytes, whether colour, None) or (None, None, why)."""
   path, max_size = task
@@ -355,7 +380,8 @@ def _write(layout: Layout, directory: str, max_size: int, workers, progress):
   workers = (os.cpu_count() or 1) if workers is None else workers
   use_pool = workers > 1 and layout.num_files >= _POOL_THRESHOLD
   # Spawned, not forked: the parent may run JAX's threads, which fork does not survive.
-  pool = multiprocessing.get_context("spawn").Pool(workers) if use_pool else None
+  pool = concurrent.futures.ProcessPoolExecutor(
+      workers, mp_context=multiprocessing.get_context("spawn")) if use_pool else None
   readable, skipped, colour = {}, 0, False
   split_infos = []
   try:
@@ -367,7 +393,7 @@ def _write(layout: Layout, directory: str, max_size: int, workers, progress):
       # group_size:1 gives every record its own chunk: random access without waste.
       writer = array_record_module.ArrayRecordWriter(filename, "group_size:1")
       tasks = [(os.path.join(layout.root, e.path), max_size) for e in entries]
-      results = pool.imap(_encode_file, tasks, chunksize=8) if pool else map(_encode_file, tasks)
+      results = _pooled(pool, workers, tasks) if pool else map(_encode_file, tasks)
       count = num_bytes = 0
       bar = tqdm(results, total=len(tasks), unit="img", desc=f"preparing {split}",
                  disable=None if progress is None else not progress)
@@ -397,7 +423,7 @@ def _write(layout: Layout, directory: str, max_size: int, workers, progress):
                                              filename_template=template))
   finally:
     if pool is not None:
-      pool.terminate()
+      pool.shutdown(wait=True, cancel_futures=True)
   if skipped:
     warnings.warn(f"skipped {skipped} unreadable file(s) of {layout.num_files} in {layout.root}", stacklevel=2)
   class_folders = sorted({e.class_folder for es in layout.splits.values() for e in es if e.class_folder})
