@@ -36,12 +36,13 @@ Files that are not readable images (zero bytes, truncated, not an image, a mode 
 and a count at the end. Layout mistakes are one-line `UserError`s.
 """
 
+import collections
+import concurrent.futures
 import dataclasses
 import hashlib
 import io
 import json
-import collections
-import concurrent.futures
+import logging
 import multiprocessing
 import os
 import shutil
@@ -459,7 +460,18 @@ def prepare_for(data_config, progress: bool | None = None) -> str:
                  max_size=needed_size(data_config), progress=progress)
 
 
+class _NoOpenCVHint(logging.Filter):
+  """tfds suggests installing OpenCV to decode images; PIL, which it falls back to, is
+  what this package uses on purpose, so the hint would only puzzle users."""
+
+  def filter(self, record):
+    return "OpenCV is not installed" not in record.getMessage()
+
+
 def builder(data_config):
   """The prepared tfds builder of a folder config (preparing it on first use)."""
   import tensorflow_datasets as tfds
+  absl_logger = logging.getLogger("absl")
+  if not any(isinstance(f, _NoOpenCVHint) for f in absl_logger.filters):
+    absl_logger.addFilter(_NoOpenCVHint())
   return tfds.builder_from_directory(prepare_for(data_config))
