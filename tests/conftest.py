@@ -12,11 +12,12 @@ _ROOT = os.path.join(tempfile.gettempdir(), f"aigc_jax_tests_{os.getuid()}")
 os.environ.setdefault("TFDS_DATA_DIR", os.path.join(_ROOT, "tensorflow_datasets"))
 os.environ.setdefault("AIGC_JAX_CACHE_DIR", os.path.join(_ROOT, "xla_cache"))
 
-import aigc_jax  # noqa: E402,F401  (first: it sets XLA_FLAGS before JAX starts, as in `aigc`)
+import aigc_jax  # noqa: E402  (first: it sets XLA_FLAGS before JAX starts, as in `aigc`)
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-jax.config.update("jax_compilation_cache_dir", os.environ["AIGC_JAX_CACHE_DIR"])
+aigc_jax.enable_compilation_cache(os.environ["AIGC_JAX_CACHE_DIR"])  # The library call `aigc` makes.
+# Every program, however quick to compile: the suite compiles the same small ones many times.
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 

@@ -12,14 +12,14 @@ import numpy as np
 
 from aigc_jax import configlib
 from aigc_jax.train import loop, sharding
-from aigc_jax.train.task import get_task
+from aigc_jax.train.task import parse_config
 
 
 def run(devices, config, batch, steps=2):
   mesh = sharding.make_mesh(devices)
-  task = get_task(config.task)
-  state = loop.init_state(task, config, mesh)
-  step = loop.compile_train_step(task, config, mesh)
+  task, opts = parse_config(config)
+  state = loop.init_state(task, opts, mesh)
+  step = loop.compile_train_step(task, opts, mesh)
   for s in range(steps):
     state, metrics = step(state, sharding.shard_batch(batch, mesh), jax.random.fold_in(jax.random.key(1), s))
   return jax.device_get(state), jax.device_get(metrics)
@@ -47,7 +47,7 @@ def main():
     one, m1 = run(jax.devices()[:1], config, batch)
     eight, m8 = run(jax.devices(), config, batch)
     diff = max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
-               for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(one), jax.tree.leaves(eight))
+               for (path, a), b in zip(jax.tree_util.tree_leaves_with_path(one), jax.tree.leaves(eight), strict=True)
                if not _normalised_away(config, jax.tree_util.keystr(path)))
     mdiff = max(abs(float(m1[k]) - float(m8[k])) for k in m1)
     print(f"MAXDIFF {name} {diff} {mdiff}")

@@ -1,3 +1,7 @@
+"""The generic loop: reproducibility, resume, Ctrl-C, window-mean logging, and nothing
+written for an invalid config."""
+
+import json
 import os
 import signal
 
@@ -6,7 +10,8 @@ import numpy as np
 import pytest
 
 from aigc_jax import configlib
-from aigc_jax.train import gan, loop, writer
+from aigc_jax.errors import UserError
+from aigc_jax.train import gan, keys, loop, sharding, writer
 
 
 def _config(**overrides):
@@ -20,17 +25,56 @@ def _leaves(state):
   return [np.asarray(x) for x in jax.tree.leaves(jax.device_get(state))]
 
 
-def test_same_seed_same_metrics_and_outputs(tmp_path):
-  a = loop.train_and_evaluate(_config(), str(tmp_path / "a"), progress=False)
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+  """(workdir, final state) of the smoke config, shared by the tests that read a run."""
+  workdir = tmp_path_factory.mktemp("a")
+  return workdir, loop.train_and_evaluate(_config(), str(workdir), progress=False)
+
+
+def test_same_seed_same_metrics_and_outputs(smoke_run, tmp_path):
+  a_dir, a = smoke_run
   b = loop.train_and_evaluate(_config(), str(tmp_path / "b"), progress=False)
-  assert (tmp_path / "a" / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
-  for x, y in zip(_leaves(a), _leaves(b)):
+  assert (a_dir / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
+  for x, y in zip(_leaves(a), _leaves(b), strict=True):
     np.testing.assert_array_equal(x, y)
   c = loop.train_and_evaluate(_config(seed=1), str(tmp_path / "c"), progress=False)
-  assert (tmp_path / "a" / "metrics.jsonl").read_text() != (tmp_path / "c" / "metrics.jsonl").read_text()
+  assert (a_dir / "metrics.jsonl").read_text() != (tmp_path / "c" / "metrics.jsonl").read_text()
   for name in ("config.json", "samples/step_0000004.png", "checkpoints/4"):
-    assert (tmp_path / "a" / name).exists(), name
-  assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "a"))
+    assert (a_dir / name).exists(), name
+  assert any(f.startswith("events.out.tfevents") for f in os.listdir(a_dir))
+
+
+def test_logged_scalars_are_the_means_over_the_logging_window(smoke_run):
+  # The same steps replayed by hand (the loop's keys and batches): each record of the
+  # run's metrics.jsonl is the mean of the steps since the previous record.
+  a_dir, _ = smoke_run
+  config = _config()
+  opts, mesh = gan.parse(config), sharding.make_mesh()
+  state = loop.init_state(gan.TASK, opts, mesh)
+  step_fn = loop.compile_train_step(gan.TASK, opts, mesh)
+  batches = gan.TASK.train_batches(opts, 0)
+  per_step = []
+  for s in range(opts.run.num_steps):
+    batch = sharding.shard_batch(next(batches), mesh)
+    state, metrics = step_fn(state, batch, jax.random.fold_in(keys.stream_key(opts.run.seed, "step"), s))
+    per_step.append({k: float(v) for k, v in jax.device_get(metrics).items()})
+  records = [json.loads(line) for line in (a_dir / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records] == [2, 4]
+  for record in records:
+    window = per_step[record["step"] - opts.run.log_every:record["step"]]
+    for name in per_step[0]:
+      np.testing.assert_allclose(record[name], np.mean([m[name] for m in window]), rtol=1e-5, err_msg=name)
+  # Not the last step's value (the two steps of a window differ).
+  assert any(records[0][name] != per_step[1][name] for name in per_step[0])
+
+
+def test_an_invalid_config_writes_nothing(tmp_path):
+  workdir = tmp_path / "run"
+  with pytest.raises(UserError, match="n_critic"):
+    loop.train_and_evaluate(_config(n_critic=0), str(workdir), progress=False)
+  assert not (workdir / "config.json").exists()
+  assert not workdir.exists() or not os.listdir(workdir)
 
 
 def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
@@ -38,7 +82,7 @@ def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
   loop.train_and_evaluate(_config(num_steps=4), str(tmp_path / "resumed"), progress=False)
   resumed = loop.train_and_evaluate(_config(num_steps=6), str(tmp_path / "resumed"), progress=False)
   assert int(resumed.step) == 6
-  for x, y in zip(_leaves(straight), _leaves(resumed)):
+  for x, y in zip(_leaves(straight), _leaves(resumed), strict=True):
     np.testing.assert_array_equal(x, y)
   assert ((tmp_path / "straight" / "metrics.jsonl").read_text()
           == (tmp_path / "resumed" / "metrics.jsonl").read_text())
@@ -48,8 +92,8 @@ def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, monkeypatch):
   config = _config(num_steps=8, checkpoint_every=100)
   original = gan.TASK.train_batches
 
-  def batches_then_interrupt(config, start):
-    for i, batch in enumerate(original(config, start)):
+  def batches_then_interrupt(opts, start):
+    for i, batch in enumerate(original(opts, start)):
       if start + i == 3:  # While step 3's batch is read, the user presses Ctrl-C.
         os.kill(os.getpid(), signal.SIGINT)
       yield batch

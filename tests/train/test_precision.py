@@ -9,7 +9,7 @@ import pytest
 from aigc_jax import configlib
 from aigc_jax.errors import UserError
 from aigc_jax.train import precision
-from aigc_jax.train.task import get_task
+from aigc_jax.train.task import parse_config
 
 
 def _tiny(name):
@@ -32,9 +32,9 @@ def _batch(config):
 
 
 def _one_step(config):
-  task = get_task(config.task)
-  state = task.init_state(config, jax.random.key(0))
-  new_state, metrics = jax.jit(task.make_train_step(config))(state, _batch(config), jax.random.key(1))
+  task, opts = parse_config(config)
+  state = task.init_state(opts, jax.random.key(0))
+  new_state, metrics = jax.jit(task.make_train_step(opts))(state, _batch(config), jax.random.key(1))
   return state, new_state, metrics
 
 
@@ -59,4 +59,5 @@ def test_unknown_compute_dtype_is_a_clear_error():
   config = configlib.load_config("vae_digits:smoke")
   config.compute_dtype = "float16"
   with pytest.raises(UserError, match="float32, bfloat16"):
-    precision.compute_dtype(config)
+    parse_config(config)  # Refused when the config is loaded, before any model is built.
+  assert precision.compute_dtype("bfloat16") == jnp.bfloat16
