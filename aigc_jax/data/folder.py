@@ -46,6 +46,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import socket
 import warnings
 
 import numpy as np
@@ -330,7 +331,8 @@ def prepare(path, data_dir=None, *, test_fraction: float = DEFAULT_TEST_FRACTION
   if is_prepared(out):
     return out
   os.makedirs(os.path.dirname(out), exist_ok=True)
-  tmp = f"{out}.tmp-{os.getpid()}"
+  # Unique per host and process: hosts sharing a disk may prepare the same folder at once.
+  tmp = f"{out}.tmp-{socket.gethostname()}-{os.getpid()}"
   shutil.rmtree(tmp, ignore_errors=True)
   os.makedirs(tmp)
   try:
