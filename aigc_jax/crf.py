@@ -90,6 +90,41 @@ def _shift(padded, dy: int, dx: int, r: int):
   return padded[:, r + dy:r + dy + h, r + dx:r + dx + w]
 
 
+def _neighbour_weights(guide, theta_a, theta_b, window: int):
+  """[((dy, dx), w [N, H, W, 1])] for the k * k - 1 neighbours of the window (no centre).
+
+  Kept as separate arrays, not one [..., k * k] array: the gradient of a slice of the last
+  axis would write a full [N, H, W, k * k] array per neighbour and CG step (it made the
+  backward pass 20-40x slower than the forward on a CPU).
+  """
+  window = _check_window(window)
+  dtype = _compute_dtype(guide, theta_a, theta_b)
+  guide = jnp.asarray(guide, dtype)
+  _, h, w, _ = guide.shape
+  r = window // 2
+  inside = _pad(jnp.ones((1, h, w, 1), dtype), r)
+  padded = _pad(guide, r)
+  out = []
+  for dy, dx in _offsets(window):
+    if dy == 0 and dx == 0:
+      continue
+    colour = jnp.sum((guide - _shift(padded, dy, dx, r)) ** 2, axis=-1, keepdims=True)
+    logw = -(dy * dy + dx * dx) / (2.0 * theta_a ** 2) - colour / (2.0 * theta_b ** 2)
+    out.append(((dy, dx), jnp.exp(logw) * _shift(inside, dy, dx, r)))
+  return out
+
+
+def _stack(neighbours, window: int):
+  by_offset = dict(neighbours)
+  zeros = jnp.zeros_like(neighbours[0][1]) if neighbours else None
+  return jnp.concatenate([by_offset.get(o, zeros) for o in _offsets(window)], axis=-1)
+
+
+def _unstack(weights, window: int):
+  weights = jnp.asarray(weights)
+  return [(o, weights[..., i:i + 1]) for i, o in enumerate(_offsets(window)) if o != (0, 0)]
+
+
 def pairwise_weights(guide, *, theta_a, theta_b, window: int = 5):
   """The CRF's pairwise weights from the guide image.
 
@@ -105,21 +140,22 @@ def pairwise_weights(guide, *, theta_a, theta_b, window: int = 5):
     the image are 0.
   """
   window = _check_window(window)
-  dtype = _compute_dtype(guide, theta_a, theta_b)
-  guide = jnp.asarray(guide, dtype)
-  n, h, w, _ = guide.shape
-  r = window // 2
-  inside = _pad(jnp.ones((1, h, w, 1), dtype), r)
-  padded = _pad(guide, r)
-  out = []
-  for dy, dx in _offsets(window):
-    if dy == 0 and dx == 0:
-      out.append(jnp.zeros((n, h, w), dtype))
-      continue
-    colour = jnp.sum((guide - _shift(padded, dy, dx, r)) ** 2, axis=-1)
-    logw = -(dy * dy + dx * dx) / (2.0 * theta_a ** 2) - colour / (2.0 * theta_b ** 2)
-    out.append(jnp.exp(logw) * _shift(inside, dy, dx, r)[..., 0])
-  return jnp.stack(out, axis=-1)
+  if window == 1:
+    guide = jnp.asarray(guide)
+    return jnp.zeros(guide.shape[:3] + (1,), _compute_dtype(guide, theta_a, theta_b))
+  return _stack(_neighbour_weights(guide, theta_a, theta_b, window), window)
+
+
+def _laplacian(y, neighbours, degree, r: int):
+  padded = _pad(y, r)
+  total = 0.0
+  for (dy, dx), w in neighbours:
+    total = total + w * _shift(padded, dy, dx, r)
+  return degree * y - total
+
+
+def _degree(neighbours, like):
+  return sum((w for _, w in neighbours), jnp.zeros_like(like[..., :1]))
 
 
 def laplacian_apply(y, weights, window: int):
@@ -127,15 +163,8 @@ def laplacian_apply(y, weights, window: int):
 
   y float [N, H, W, C], weights [N, H, W, k * k] from `pairwise_weights` -> [N, H, W, C].
   """
-  r = window // 2
-  degree = jnp.sum(weights, axis=-1, keepdims=True)
-  padded = _pad(y, r)
-  neighbours = 0.0
-  for o, (dy, dx) in enumerate(_offsets(window)):
-    if dy == 0 and dx == 0:
-      continue
-    neighbours = neighbours + weights[..., o:o + 1] * _shift(padded, dy, dx, r)
-  return degree * y - neighbours
+  neighbours = _unstack(weights, window)
+  return _laplacian(y, neighbours, _degree(neighbours, y), window // 2)
 
 
 def energy(y, u, weights, lam, window: int):
@@ -164,15 +193,21 @@ def cg_iterates(u, weights, lam, *, iterations: int, window: int = 5):
   step sizes. A system whose squared residual is below (10 eps)^2 times its first one
   (eps the dtype's machine epsilon) stops moving.
   """
-  last, path = _cg(u, weights, lam, iterations, window, keep_path=True)
+  last, path = _cg(u, _unstack(weights, window), lam, iterations, window, keep_path=True)
   return jnp.concatenate([jnp.asarray(u, last.dtype)[None], path], axis=0)
 
 
-def _cg(u, weights, lam, iterations: int, window: int, keep_path: bool):
-  """(y_K, [y_1 .. y_K] if keep_path else None): K conjugate-gradient steps from y_0 = u."""
-  dtype = _compute_dtype(u, weights, lam)
-  u, weights, lam = (jnp.asarray(a, dtype) for a in (u, weights, lam))
-  apply = lambda v: v + 2.0 * lam * laplacian_apply(v, weights, window)
+def _cg(u, neighbours, lam, iterations: int, window: int, keep_path: bool):
+  """(y_K, [y_1 .. y_K] if keep_path else None): K conjugate-gradient steps from y_0 = u,
+  with the weights as `_neighbour_weights` gives them."""
+  dtype = _compute_dtype(u, lam, *(w for _, w in neighbours))
+  u, lam = jnp.asarray(u, dtype), jnp.asarray(lam, dtype)
+  degree = _degree([(o, jnp.asarray(w, dtype)) for o, w in neighbours], u)
+  # Broadcast to the channels once, here: inside the loop the gradient of a broadcast
+  # would be a reduction over the channel axis per neighbour and step, which XLA:CPU ran
+  # 5-10x slower than the rest of the backward pass.
+  neighbours = [(o, jnp.broadcast_to(jnp.asarray(w, dtype), u.shape)) for o, w in neighbours]
+  apply = lambda v: v + 2.0 * lam * _laplacian(v, neighbours, degree, window // 2)
   r0 = u - apply(u)
   rr0 = _inner(r0, r0)
   floor = (10.0 * jnp.finfo(dtype).eps) ** 2 * rr0
@@ -215,8 +250,8 @@ def gaussian_crf(y, guide, *, lam, theta_a, theta_b, window: int = 5, iterations
   guide = jnp.asarray(guide)
   if y.ndim != 4 or guide.ndim != 4 or y.shape[:3] != guide.shape[:3]:
     raise ValueError(f"y {y.shape} and guide {guide.shape} must be [N, H, W, C] with the same N, H, W")
-  weights = pairwise_weights(guide, theta_a=theta_a, theta_b=theta_b, window=window)
-  return _cg(y, weights, lam, iterations, window, keep_path=False)[0]
+  neighbours = _neighbour_weights(guide, theta_a, theta_b, window)
+  return _cg(y, neighbours, lam, iterations, window, keep_path=False)[0]
 
 
 # ------------------------------------------------------------------------ options

@@ -134,11 +134,12 @@ def test_gradients_match_finite_differences():
   cot = rng.standard_normal(u.shape)
   du, dg = rng.standard_normal(u.shape), rng.standard_normal(guide.shape)
   with jax.enable_x64(True):
+    @jax.jit
     def loss(y, g, lam, ta, tb):
       out = crf.gaussian_crf(y, g, lam=lam, theta_a=ta, theta_b=tb, window=3, iterations=4)
       return jnp.sum(out * cot)
     args = (u.astype(np.float64), guide.astype(np.float64), 0.8, 1.3, 0.6)
-    grads = jax.grad(loss, argnums=range(5))(*args)
+    grads = jax.jit(jax.grad(loss, argnums=range(5)))(*args)
     assert grads[0].dtype == jnp.float64
     directions = (du, dg, 1.0, 1.0, 1.0)
     eps = 1e-6
@@ -162,11 +163,12 @@ def test_layer_keeps_parameters_positive_and_computes_the_function():
   values = crf.positive_parameters(params)
   assert values == pytest.approx({"lam": 0.5, "theta_a": 1.5, "theta_b": 0.25}, rel=1e-5)
   expected = crf.gaussian_crf(u, guide, lam=0.5, theta_a=1.5, theta_b=0.25, window=3, iterations=6)
-  np.testing.assert_allclose(np.asarray(layer.apply({"params": params}, u, guide)), np.asarray(expected), atol=1e-5)
+  apply = jax.jit(lambda p: layer.apply({"params": p}, u, guide))
+  np.testing.assert_allclose(np.asarray(apply(params)), np.asarray(expected), atol=1e-5)
   # Gradient steps on the raw parameters can never make the values negative.
   far = jax.tree.map(lambda p: p - 50.0, params)
   assert all(v > 0 for v in crf.positive_parameters(far).values())
-  grads = jax.grad(lambda p: jnp.sum(layer.apply({"params": p}, u, guide) ** 2))(params)
+  grads = jax.jit(jax.grad(lambda p: jnp.sum(apply(p) ** 2)))(params)
   assert all(np.isfinite(g) and g != 0 for g in jax.tree.leaves(grads))
   fixed = crf.CRFLayer(crf.CRFOptions(learnable=False, window=3))
   assert fixed.init(jax.random.key(0, impl="rbg"), u, guide) == {}
