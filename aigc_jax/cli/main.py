@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from aigc_jax.errors import UserError
+from aigc_jax.errors import Interrupted, UserError
 
 # The command groups, in the order `aigc --help` lists them.
 _GROUPS = ("train", "metrics", "bench", "vae", "translate", "restore", "fid", "data")
@@ -41,6 +41,9 @@ def main(argv=None) -> int:
   except UserError as e:
     print(f"aigc {args.command}: error: {e}", file=sys.stderr)
     return 2
+  except Interrupted as e:
+    print(f"aigc {args.command}: {e}", file=sys.stderr)
+    return 128 + e.signum
   except KeyboardInterrupt:
     print(f"aigc {args.command}: interrupted", file=sys.stderr)
     return 130

@@ -12,11 +12,17 @@ import numpy as np
 
 from aigc_jax.errors import UserError
 from aigc_jax.metrics.fid import FeatureStats, frechet_distance, load_stats
+from aigc_jax.metrics.intra_fid import features_by_class, intra_class_fid
+from aigc_jax.metrics.prdc import KnnMetrics, knn_metrics
 from aigc_jax.metrics.scores import inception_score, kernel_inception_distance
 
 WEIGHTS_ENV = "AIGC_INCEPTION_WEIGHTS"
 TORCH_WEIGHTS = "pt_inception-2015-12-05-6726825d.pth"
-METRICS = ("fid", "is", "kid")
+# What images_metrics can compute; DEFAULT_METRICS when none are named.
+METRICS = ("fid", "is", "kid", "precision", "recall", "density", "coverage", "intra_fid")
+DEFAULT_METRICS = ("fid", "is", "kid")
+# The metrics that need the reference images' features themselves, not just mu, sigma.
+_NEED_REF_FEATURES = ("kid", "precision", "recall", "density", "coverage", "intra_fid")
 
 _HOW_TO_GET = (f"get pytorch-fid's {TORCH_WEIGHTS}, convert it with "
                f"`aigc convert-inception {TORCH_WEIGHTS} inception_fid.safetensors`, then pass "
@@ -42,18 +48,23 @@ def require_inception_weights(path_or_none=None) -> str:
 
 
 # ------------------------------------------------------------------------ folders
+# Finding and decoding files is the data layer's (aigc_jax.data.image_folder); here they
+# are only grouped into batches for the network.
 
 
-def iter_image_folder(folder, batch_size: int = 50) -> Iterator[np.ndarray]:
-  """Yields uint8 [B, H, W, 3] batches of the images under `folder`, recursively.
+def iter_image_files(paths, batch_size: int = 50, limit: int | None = None
+                     ) -> Iterator[np.ndarray]:
+  """Yields uint8 [B, H, W, 3] batches of the image files `paths`, in that order.
 
-  Files are read in sorted path order; a batch ends early where the image size changes
-  (each size is one batch shape; resizing to 299 happens later, on the device).
-  Unreadable files are skipped with a warning naming them.
+  A batch ends early where the image size changes (each size is one batch shape;
+  resizing to 299 happens later, on the device). Unreadable files are skipped with a
+  warning naming them. With `limit`, stops after that many images have been read.
   """
   from aigc_jax.data import image_folder
-  batch = []
-  for path in image_folder.image_files(folder):
+  batch, read = [], 0
+  for path in paths:
+    if limit is not None and read == limit:
+      break
     try:
       image = image_folder.read_image(path)
     except UserError as e:
@@ -63,19 +74,16 @@ def iter_image_folder(folder, batch_size: int = 50) -> Iterator[np.ndarray]:
       yield np.stack(batch)
       batch = []
     batch.append(image)
+    read += 1
   if batch:
     yield np.stack(batch)
 
 
-def load_image_folder(folder) -> np.ndarray:
-  """All images under `folder` as one uint8 [N, H, W, 3] array (they must share a size)."""
-  batches = list(iter_image_folder(folder, batch_size=1 << 30))
-  if not batches:
-    raise UserError(f"no readable images under {folder}")
-  if len({b.shape[1:] for b in batches}) > 1:
-    raise UserError(f"images under {folder} differ in size; stream them with "
-                    "iter_image_folder instead")
-  return np.concatenate(batches)
+def iter_image_folder(folder, batch_size: int = 50, limit: int | None = None
+                      ) -> Iterator[np.ndarray]:
+  """iter_image_files over the image files under `folder`, recursively, sorted by path."""
+  from aigc_jax.data import image_folder
+  return iter_image_files(image_folder.image_files(folder), batch_size, limit)
 
 
 def _as_images(source, batch_size):
@@ -106,26 +114,36 @@ def _collect(variables, images, batch_size, resize, keep_pool3, keep_logits, pro
   return stats, cat(pool3s), cat(logits)
 
 
-def images_metrics(images_or_batches, metrics=METRICS, weights_path=None, ref_path=None,
-                   ref_images=None, batch_size: int = 50, progress: bool = True,
-                   resize: str = "pytorch") -> dict:
-  """FID, Inception Score and/or KID of a set of uint8 images.
+def images_metrics(images_or_batches, metrics=DEFAULT_METRICS, weights_path=None,
+                   ref_path=None, ref_images=None, batch_size: int = 50,
+                   progress: bool = True, resize: str = "pytorch", labels=None,
+                   ref_labels=None, k_precision_recall: int = 3,
+                   k_density_coverage: int = 5) -> dict:
+  """Inception-feature metrics of a set of uint8 images against a reference.
 
   Args:
     images_or_batches: uint8 [N, H, W, C] (C = 1 or 3), an iterable of such batches, or
       an image folder path.
-    metrics: names from ("fid", "is", "kid"), or one comma-separated string.
+    metrics: names from METRICS ("fid", "is", "kid", "precision", "recall", "density",
+      "coverage", "intra_fid"), or one comma-separated string.
     weights_path: converted Inception weights; None reads $AIGC_INCEPTION_WEIGHTS.
     ref_path: reference statistics .npz (mu, sigma) for FID, e.g. from `aigc stats`.
     ref_images: reference images (same forms as images_or_batches); used for FID when
-      ref_path is None, and required for KID, which needs the features themselves.
+      ref_path is None, and required by every metric but fid and is, which need the
+      reference features themselves.
     batch_size, progress, resize: as in inception_features.
+    labels, ref_labels: int class labels [N] of the images and of the reference images,
+      in their order; intra_fid needs both.
+    k_precision_recall, k_density_coverage: the k of the k-NN metrics (papers: 3, 5).
 
   Returns:
-    {"num_images": N, "fid": ..., "is_mean": ..., "is_std": ..., "kid_mean": ...,
-    "kid_std": ...} with the keys of the requested metrics, Python floats. IS uses the
-    bias-free logits over all 1008 classes, 10 splits (torch-fidelity's definition); KID
-    uses 100 subsets of up to 1000 samples.
+    {"num_images": N, "fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision",
+    "recall", "density", "coverage", "intra_fid", "intra_fid_per_class": {"<class>": ...}}
+    with the keys of the requested metrics, Python floats. IS uses the bias-free logits
+    over all 1008 classes, 10 splits (torch-fidelity's definition); KID uses 100 subsets
+    of up to 1000 samples; precision/recall/density/coverage are those of
+    aigc_jax.metrics.prdc on pool3 features (images judged against the reference);
+    intra_fid is the mean over classes of each class's FID (aigc_jax.metrics.intra_fid).
   """
   if isinstance(metrics, str):
     metrics = [m.strip() for m in metrics.split(",") if m.strip()]
@@ -136,23 +154,27 @@ def images_metrics(images_or_batches, metrics=METRICS, weights_path=None, ref_pa
   if "fid" in metrics and ref_path is None and ref_images is None:
     raise UserError("FID needs a reference: a statistics file (from `aigc stats`) or "
                     "reference images")
-  if "kid" in metrics and ref_images is None:
-    raise UserError("KID needs reference images (a statistics file holds only mu and "
-                    "sigma); pass reference images or drop kid from the metrics")
+  need_ref_features = [m for m in metrics if m in _NEED_REF_FEATURES]
+  if need_ref_features and ref_images is None:
+    raise UserError(f"{', '.join(need_ref_features)} need reference images (a statistics "
+                    "file holds only mu and sigma); pass reference images or drop them")
+  if "intra_fid" in metrics and (labels is None or ref_labels is None):
+    raise UserError("intra_fid needs the class labels of the images and of the reference "
+                    "images (a class-conditional run)")
   from aigc_jax.metrics.inception import load_params, unbiased_logits
   variables = load_params(require_inception_weights(weights_path))
   feature_args = dict(batch_size=batch_size, resize=resize, progress=progress)
   stats, pool3, logits = _collect(variables, _as_images(images_or_batches, batch_size),
-                                  keep_pool3="kid" in metrics, keep_logits="is" in metrics,
-                                  **feature_args)
+                                  keep_pool3=bool(need_ref_features),
+                                  keep_logits="is" in metrics, **feature_args)
   if stats.count < 2 and {"fid", "kid"} & set(metrics):
     raise UserError(f"FID and KID need at least 2 images, got {stats.count}")
   results = {"num_images": stats.count}
   ref_stats = ref_pool3 = None
-  if ref_images is not None and (ref_path is None or "kid" in metrics):
+  if ref_images is not None and (ref_path is None or need_ref_features):
     ref_stats, ref_pool3, _ = _collect(variables, _as_images(ref_images, batch_size),
-                                       keep_pool3="kid" in metrics, keep_logits=False,
-                                       **feature_args)
+                                       keep_pool3=bool(need_ref_features),
+                                       keep_logits=False, **feature_args)
   if "fid" in metrics:
     ref_mu, ref_sigma = load_stats(ref_path) if ref_path is not None else ref_stats.mean_cov()
     if ref_mu.shape != (2048,):
@@ -164,4 +186,13 @@ def images_metrics(images_or_batches, metrics=METRICS, weights_path=None, ref_pa
         unbiased_logits(variables, logits), splits=splits)
   if "kid" in metrics:
     results["kid_mean"], results["kid_std"] = kernel_inception_distance(pool3, ref_pool3)
+  knn = [m for m in metrics if m in KnnMetrics._fields]
+  if knn:
+    values = knn_metrics(ref_pool3, pool3, k_precision_recall, k_density_coverage, knn)
+    results.update({m: getattr(values, m) for m in knn})
+  if "intra_fid" in metrics:
+    mean, per_class = intra_class_fid(features_by_class(ref_pool3, ref_labels),
+                                      features_by_class(pool3, labels))
+    results["intra_fid"] = mean
+    results["intra_fid_per_class"] = {str(c): v for c, v in per_class.items()}
   return results

@@ -9,7 +9,8 @@ images first, as training would, which keeps the signal alive through the networ
 import numpy as np
 import pytest
 
-from aigc_jax.metrics import bench, inception
+from aigc_jax.bench import torch_inception
+from aigc_jax.metrics import inception
 
 # One batch size throughout, so the network compiles once per test process.
 BATCH = 2
@@ -50,7 +51,7 @@ def torch_reference():
   """pytorch-fid's InceptionV3 (resize + normalize on), random but calibrated weights.
 
   Built by pytorch-fid's own fid_inception_v3(), its weight download replaced by the state
-  dict of the model being built (bench.pytorch_fid_inception), so nothing is fetched and
+  dict of the model being built (torch_inception.pytorch_fid_inception), so nothing is fetched and
   every module is pytorch-fid's; torch's default init draws the weights. The BN affine
   parameters are then randomised and the running statistics recomputed with cumulative
   averaging (momentum=None) over train-mode passes on random images.
@@ -61,7 +62,7 @@ def torch_reference():
   torch = pytest.importorskip("torch")
   pytest.importorskip("pytorch_fid.inception")
   torch.manual_seed(0)
-  wrapper, net = bench.pytorch_fid_inception()
+  wrapper, net = torch_inception.pytorch_fid_inception()
   with torch.no_grad():
     for m in net.modules():
       if isinstance(m, torch.nn.BatchNorm2d):
@@ -98,3 +99,10 @@ def torch_features(reference, images):
   with torch.no_grad():
     pool3 = wrapper(to_torch(images))[0].flatten(1)
     return pool3.numpy(), fc(pool3).numpy()
+
+
+@pytest.fixture(autouse=True)
+def no_stats_cache(monkeypatch):
+  """Tests never read or write the user's statistics cache; a test that wants one sets
+  AIGC_STATS_CACHE_DIR to a temporary folder itself."""
+  monkeypatch.setenv("AIGC_STATS_CACHE_DIR", "")
