@@ -8,3 +8,12 @@ keeps its traceback.
 
 class UserError(Exception):
   """An error caused by the user's input; its message says what to do."""
+
+
+class Interrupted(Exception):
+  """Training stopped on a signal (SIGINT, SIGTERM) after saving a checkpoint: the run
+  is resumable. The command line exits with 128 + the signal's number."""
+
+  def __init__(self, signum: int, message: str):
+    super().__init__(message)
+    self.signum = signum

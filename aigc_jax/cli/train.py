@@ -56,12 +56,17 @@ def _configs_epilog() -> str:
 
 
 def _train(args):
+  """Without --config, a workdir that holds a run resumes with the run's own config."""
   from aigc_jax import configlib
   from aigc_jax.train import loop
-  config = configlib.load_config(args.config)
-  configlib.apply_overrides(config, args.overrides)
   name = os.path.splitext(os.path.basename((args.config or configlib.DEFAULT_CONFIG).partition(":")[0]))[0]
   workdir = args.workdir or os.path.join("runs", name)
+  if args.config is None and os.path.exists(os.path.join(workdir, "config.json")):
+    config = configlib.config_from_workdir(workdir)
+    print(f"resuming {workdir} with its own config.json", file=sys.stderr)
+  else:
+    config = configlib.load_config(args.config)
+  configlib.apply_overrides(config, args.overrides)
   loop.train_and_evaluate(config, workdir, progress=True)
   return 0
 

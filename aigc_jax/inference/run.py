@@ -28,7 +28,8 @@ def load(workdir: str, *, task: str | None = None, needs: str = "", check=None) 
   A caller that needs one kind of run names it: `task` (a UserError "<workdir> is a
   '<its task>' run; <needs>" for any other), or `check(config)` for a finer test that
   raises its own UserError. Both run before the checkpoint is read. A workdir without a
-  checkpoint, or whose checkpoint does not fit its config, is a UserError.
+  checkpoint, whose checkpoint does not fit its config, or whose state is not finite, is
+  a UserError.
   """
   config = configlib.config_from_workdir(workdir)
   if task is not None and config.get("task") != task:
@@ -41,4 +42,7 @@ def load(workdir: str, *, task: str | None = None, needs: str = "", check=None) 
     state = ckpt.restore(loop.abstract_state(family, opts, sharding.make_mesh()))
   finally:
     ckpt.close()
+  if not bool(loop.all_finite(state)):
+    raise UserError(f"the checkpoint of step {int(state.step)} in {workdir!r} holds non-finite parameters "
+                    f"(the run diverged); sample or evaluate an earlier run")
   return Run(workdir, config, opts, family, state)

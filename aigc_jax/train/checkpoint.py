@@ -4,12 +4,19 @@ Orbax writes each checkpoint into a temporary folder and renames it when complet
 crash or Ctrl-C during a save never leaves a half-written checkpoint behind as the latest.
 """
 
+import glob
 import os
+import shutil
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from aigc_jax.errors import UserError
+
+# Headroom on top of the state's own size before a save is attempted: orbax's metadata,
+# and the file system's blocks.
+_HEADROOM = 1.5, 16 << 20
 
 
 class Checkpointer:
@@ -25,8 +32,43 @@ class Checkpointer:
   def latest_step(self):
     return self._manager.latest_step()
 
+  def has_step(self, step: int) -> bool:
+    return int(step) in self._manager.all_steps()
+
   def save(self, step: int, state, force: bool = False):
-    self._manager.save(int(step), args=ocp.args.StandardSave(state), force=force)
+    """Saves `state` as checkpoint `step` (asynchronously), unless it already exists.
+
+    A disk without room for it (checked first: a full disk makes the writer abort the
+    process) or a failed write is a UserError; the earlier checkpoints stay as they
+    were and no temporary folder is left behind.
+    """
+    if self.has_step(step):
+      return
+    self._check_space(state)
+    try:
+      self._manager.save(int(step), args=ocp.args.StandardSave(state), force=force)
+    except (OSError, ValueError) as e:
+      self._failed(step, e)
+
+  def _check_space(self, state):
+    needed = sum(np.dtype(x.dtype).itemsize * int(np.prod(x.shape)) for x in jax.tree.leaves(state))
+    needed = int(needed * _HEADROOM[0]) + _HEADROOM[1]
+    free = shutil.disk_usage(self.directory).free
+    if free < needed:
+      raise UserError(f"not enough disk space for a checkpoint in {self.directory} (needs about "
+                      f"{needed >> 20} MiB, {free >> 20} MiB free); the earlier checkpoints are intact "
+                      f"(latest step {self.latest_step()}): free some space and run the same command to resume")
+
+  def _failed(self, step, error):
+    self.remove_temporary()
+    raise UserError(f"could not write the checkpoint of step {step} in {self.directory}: "
+                    f"{getattr(error, 'strerror', None) or error}; the earlier checkpoints are intact "
+                    f"(latest step {self.latest_step()})") from None
+
+  def remove_temporary(self):
+    """Removes the temporary folders of unfinished saves (left by a crash or a failure)."""
+    for path in glob.glob(os.path.join(self.directory, "*.orbax-checkpoint-tmp*")):
+      shutil.rmtree(path, ignore_errors=True)
 
   def restore(self, target, step=None):
     """Restores into the structure, shapes and shardings of `target` (arrays or abstract).
@@ -47,7 +89,10 @@ class Checkpointer:
           f"start a new --workdir. Orbax says: {reason[:300]}") from None
 
   def wait(self):
-    self._manager.wait_until_finished()
+    try:
+      self._manager.wait_until_finished()
+    except (OSError, ValueError) as e:
+      self._failed(self.latest_step(), e)
 
   def close(self):
     self._manager.close()

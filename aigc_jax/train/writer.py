@@ -8,8 +8,11 @@ sample grids, so `tensorboard --logdir WORKDIR` works as users expect.
 
 import json
 import os
+import sys
 
 import numpy as np
+
+from aigc_jax.errors import UserError
 
 
 class MetricWriter:
@@ -30,8 +33,11 @@ class MetricWriter:
       return
     record = {"step": int(step)}
     record.update({k: _to_python(v) for k, v in sorted(scalars.items())})
-    with open(self.path, "a") as f:
-      f.write(json.dumps(record) + "\n")
+    try:
+      with open(self.path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    except OSError as e:
+      raise UserError(f"cannot write {self.path}: {e.strerror or e}") from e
     for k, v in record.items():
       if k != "step":
         self._tb.add_scalar(k, v, int(step))
@@ -56,13 +62,26 @@ def _to_python(v):
 
 def truncate_metrics(path: str, keep_up_to_step: int):
   """Drops records past `keep_up_to_step` (left by a run that stopped after its last
-  checkpoint), so a resumed run continues the log exactly where its state continues."""
+  checkpoint), so a resumed run continues the log exactly where its state continues.
+
+  A line that is not a whole JSON record (what a crash in the middle of a write leaves)
+  is dropped with a warning naming it.
+  """
   if not os.path.exists(path):
     return
   with open(path) as f:
     lines = [line for line in f if line.strip()]
-  kept = [line for line in lines if json.loads(line)["step"] <= keep_up_to_step]
-  if len(kept) != len(lines):
+  kept = []
+  for number, line in enumerate(lines, 1):
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      print(f"warning: {path} line {number} is not a whole record (a write was cut short); dropped it",
+            file=sys.stderr)
+      continue
+    if record["step"] <= keep_up_to_step:
+      kept.append(line if line.endswith("\n") else line + "\n")
+  if kept != lines:
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
       f.writelines(kept)
