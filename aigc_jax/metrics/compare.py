@@ -31,24 +31,25 @@ DEFAULT_GENERATED = 10_000
 EXACT_NOTE = "exact: every image counted once, none dropped or repeated"
 
 
-def _load_run(workdir):
-  """(config, task, state) of a workdir's latest checkpoint (one place to change)."""
-  from aigc_jax.train.loop import restore_run
-  return restore_run(workdir)
+def _load_sampler(workdir):
+  """sample(key, num) -> uint8 [num, H, W, C] from a workdir's latest checkpoint."""
+  from aigc_jax import inference
+  run = inference.load(workdir)
+  return lambda key, num: inference.sample(run, key, num)
 
 
 def generated_batches(workdir, num: int, seed: int = 0, chunk: int = 500):
   """Yields uint8 [<=chunk, H, W, C] batches, exactly `num` samples of a run in all.
 
   Chunk i uses key fold_in(key(seed), i), so the samples depend only on (seed, chunk),
-  and memory stays at one chunk whatever `num`.
+  and memory stays at one chunk whatever `num`. Conditional runs sample every class in
+  turn within each chunk (aigc_jax.inference.sample without labels).
   """
   import jax
-  config, task, state = _load_run(workdir)
+  sample = _load_sampler(workdir)
   key = jax.random.key(seed)
   for i, start in enumerate(range(0, num, chunk)):
-    yield np.asarray(task.generate(config, state, jax.random.fold_in(key, i),
-                                   min(chunk, num - start)))
+    yield np.asarray(sample(jax.random.fold_in(key, i), min(chunk, num - start)))
 
 
 def folder_batches(files, num, batch_size: int):

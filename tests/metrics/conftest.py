@@ -101,6 +101,46 @@ def torch_features(reference, images):
     return pool3.numpy(), fc(pool3).numpy()
 
 
+# The image size of the cheap tests (as test_features, so a resize compiles once).
+SIZE = 16
+
+_PROJECTION = np.random.default_rng(0).normal(size=(SIZE * SIZE * 3, 2048)).astype(np.float32)
+
+
+def fake_pool3(images):
+  return images.reshape(images.shape[0], -1).astype(np.float32) / 255 @ _PROJECTION
+
+
+@pytest.fixture(scope="session")
+def fake_features():
+  """The fake_pool3 function: uint8 [N, 16, 16, 3] -> float32 [N, 2048], linear."""
+  return fake_pool3
+
+
+def cheap_distance(mu1, sigma1, mu2, sigma2):
+  """Stands in for frechet_distance (tested in test_fid.py): depends on all four."""
+  return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) - 0.5 * np.trace(sigma2))
+
+
+@pytest.fixture
+def fake_network(monkeypatch, tmp_path):
+  """Replaces the Inception forward pass by fake_pool3 (same streaming interface) and
+  loading the weights by nothing; returns a stand-in weights file."""
+  from aigc_jax.metrics import compare, images, inception, intra_fid
+
+  def features(variables, source, batch_size, resize, progress=False, total=None):
+    for batch in inception._rebatch(source, batch_size):
+      yield fake_pool3(batch), np.zeros((batch.shape[0], 1008), np.float32)
+
+  monkeypatch.setattr(inception, "iter_inception_features", features)
+  monkeypatch.setattr(inception, "load_params", lambda path: {})
+  for module in (compare, images, intra_fid):
+    monkeypatch.setattr(module, "frechet_distance", cheap_distance)
+  weights = tmp_path / "fake.safetensors"
+  weights.write_bytes(b"fake weights")
+  return weights
+
+
 @pytest.fixture(autouse=True)
 def no_stats_cache(monkeypatch):
   """Tests never read or write the user's statistics cache; a test that wants one sets

@@ -16,7 +16,7 @@ from aigc_jax.cli.main import main
 from aigc_jax.metrics import (FeatureStats, compare, fid_from_features, inception_features,
                               knn_metrics, load_stats)
 
-SIZE = 16  # the image size test_features uses, so the resize compiles once per session
+SIZE = 16  # as conftest's fake_features and test_features (one resize compile)
 
 
 @pytest.fixture(scope="module")
@@ -39,36 +39,6 @@ def folders(tmp_path_factory, make_images):
 def features(folders, jax_variables, batch):
   return {name: inception_features(jax_variables, images, batch_size=batch)[0]
           for name, (_, images) in folders.items()}
-
-
-_PROJECTION = np.random.default_rng(0).normal(size=(SIZE * SIZE * 3, 2048)).astype(np.float32)
-
-
-def fake_pool3(images):
-  return images.reshape(images.shape[0], -1).astype(np.float32) / 255 @ _PROJECTION
-
-
-def cheap_distance(mu1, sigma1, mu2, sigma2):
-  """Stands in for frechet_distance (tested in test_fid.py): depends on all four."""
-  return float(((mu1 - mu2) ** 2).sum() + np.trace(sigma1) - 0.5 * np.trace(sigma2))
-
-
-@pytest.fixture
-def fake_network(monkeypatch, tmp_path):
-  """Replaces the Inception forward pass by fake_pool3 (same streaming interface) and
-  loading the weights by nothing; returns a stand-in weights file."""
-  from aigc_jax.metrics import inception
-
-  def features(variables, images, batch_size, resize, progress=False, total=None):
-    for batch in inception._rebatch(images, batch_size):
-      yield fake_pool3(batch), np.zeros((batch.shape[0], 1008), np.float32)
-
-  monkeypatch.setattr(inception, "iter_inception_features", features)
-  monkeypatch.setattr(inception, "load_params", lambda path: {})
-  monkeypatch.setattr(compare, "frechet_distance", cheap_distance)
-  weights = tmp_path / "fake.safetensors"
-  weights.write_bytes(b"fake weights")
-  return weights
 
 
 def run_fid(capsys, *args):
@@ -119,7 +89,7 @@ def test_statistics_file_as_a_source(folders, fake_network, capsys,
   assert code == 2 and "statistics file" in captured.err and captured.err.count("\n") == 1
 
 
-def test_num_samples_is_exact(folders, fake_network, capsys, tmp_path):
+def test_num_samples_is_exact(folders, fake_network, fake_features, capsys, tmp_path):
   out = tmp_path / "b.npz"
   with pytest.warns(UserWarning, match="0broken.png"):
     code, captured = run_fid(capsys, folders["a"][0], folders["b"][0], "--num-samples", 3,
@@ -130,7 +100,8 @@ def test_num_samples_is_exact(folders, fake_network, capsys, tmp_path):
   assert report["a"]["num_samples"] == report["b"]["num_samples"] == 3
   # The first 3 readable images in sorted path order (0..2.png; sub/ comes after).
   mu, _ = load_stats(out)
-  np.testing.assert_allclose(mu, fake_pool3(folders["b"][1][:3]).mean(0), rtol=1e-5, atol=1e-4)
+  np.testing.assert_allclose(mu, fake_features(folders["b"][1][:3]).mean(0), rtol=1e-5,
+                             atol=1e-4)
   code, captured = run_fid(capsys, folders["a"][0], folders["b"][0], "--num-samples", 5,
                            "--inception-weights", fake_network)
   assert code == 2 and "fewer than the 5 asked for" in captured.err
@@ -161,35 +132,35 @@ def test_statistics_are_cached_by_content(folders, fake_network, capsys,
   assert not json.loads(run_fid(capsys, copy, folders["a"][0], *args[2:])[1].out)["a"]["cached"]
 
 
-class FakeTask:
-  """Stands in for a trained run: deterministic images from the key."""
+class FakeSampler:
+  """Stands in for a trained run's sampler: deterministic images from the key."""
 
-  calls = []
+  def __init__(self):
+    self.calls = []
 
-  @classmethod
-  def generate(cls, config, state, key, num):
+  def __call__(self, key, num):
     import jax
-    cls.calls.append(num)
+    self.calls.append(num)
     seed = int(jax.random.randint(key, (), 0, 2 ** 30))
     return np.random.default_rng(seed).integers(0, 256, (num, SIZE, SIZE, 3), dtype=np.uint8)
 
 
 def test_generated_batches_are_exact_and_keyed_per_chunk(monkeypatch):
-  monkeypatch.setattr(compare, "_load_run", lambda workdir: (None, FakeTask, None))
-  FakeTask.calls.clear()
+  sampler = FakeSampler()
+  monkeypatch.setattr(compare, "_load_sampler", lambda workdir: sampler)
   batches = list(compare.generated_batches("run", 5, seed=1, chunk=2))
-  assert [b.shape[0] for b in batches] == [2, 2, 1] and FakeTask.calls == [2, 2, 1]
+  assert [b.shape[0] for b in batches] == [2, 2, 1] and sampler.calls == [2, 2, 1]
   assert not np.array_equal(batches[0], batches[1])  # each chunk has its own key
   again = np.concatenate(list(compare.generated_batches("run", 5, seed=1, chunk=2)))
   np.testing.assert_array_equal(np.concatenate(batches), again)
 
 
-def test_workdir_source_generates_the_samples(folders, fake_network, monkeypatch, tmp_path,
-                                              capsys):
+def test_workdir_source_generates_the_samples(folders, fake_network, fake_features,
+                                              monkeypatch, tmp_path, capsys):
   workdir = tmp_path / "run"
   workdir.mkdir()
   (workdir / "config.json").write_text("{}")
-  monkeypatch.setattr(compare, "_load_run", lambda path: (None, FakeTask, None))
+  monkeypatch.setattr(compare, "_load_sampler", lambda path: FakeSampler())
   out = tmp_path / "run.npz"
   code, captured = run_fid(capsys, folders["a"][0], workdir, "--num-samples", 3,
                            "--inception-weights", fake_network, "--batch-size", 2,
@@ -200,7 +171,7 @@ def test_workdir_source_generates_the_samples(folders, fake_network, monkeypatch
                          "cached": False}
   samples = np.concatenate(list(compare.generated_batches(str(workdir), 3)))
   mu, _ = load_stats(out)
-  np.testing.assert_allclose(mu, fake_pool3(samples).mean(0), rtol=1e-5, atol=1e-4)
+  np.testing.assert_allclose(mu, fake_features(samples).mean(0), rtol=1e-5, atol=1e-4)
 
 
 def test_bad_sources_are_one_line_errors(tmp_path, fake_network, capsys):
