@@ -187,3 +187,12 @@ def test_options_and_refine_check_their_input():
   assert out.shape == u.shape and out.min() >= -1 and out.max() <= 1
   with pytest.raises(UserError, match="guide"):
     crf.refine(u, guide[:, :5])
+
+
+def test_near_guide_edges_marks_a_band_around_the_step():
+  guide = np.where(np.arange(12)[None, None, :, None] < 6, -1.0, 1.0) * np.ones((2, 9, 12, 3))
+  near = crf.near_guide_edges(guide, radius=2)
+  assert near.shape == (2, 9, 12)
+  # The Sobel step response covers columns 5 and 6; two more on each side.
+  np.testing.assert_array_equal(near[0, 4], [False] * 3 + [True] * 6 + [False] * 3)
+  assert not crf.near_guide_edges(np.zeros((1, 5, 5, 1))).any()
