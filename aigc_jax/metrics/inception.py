@@ -410,15 +410,36 @@ def resize_clean(images: np.ndarray) -> np.ndarray:
 
 @jax.jit
 def _preprocess(images):
-  """[B, H, W, 1 or 3] uint8, or float32 in [0, 255] -> float32 [B, 299, 299, 3] in [-1, 1].
+  """[B, H, W, 1 or 3] uint8 -> float32 [B, 299, 299, 3] in [-1, 1] ("pytorch" mode).
 
   Divides by 255 first and maps to [-1, 1] last, in pytorch-fid's order (ToTensor,
-  interpolate, 2x - 1), so rounding matches too. Clean-mode input is already 299x299.
+  interpolate, 2x - 1), so rounding matches too.
   """
   x = images.astype(jnp.float32) / 255.0
   if x.shape[-1] == 1:
     x = jnp.repeat(x, 3, axis=-1)
   return 2.0 * resize_pytorch(x) - 1.0
+
+
+@jax.jit
+def _preprocess_clean(images):
+  """float32 [B, 299, 299, 1 or 3] in [0, 255] (resize_clean's output) -> [-1, 1) input.
+
+  (x - 128) / 128, the scaling inside the TF graph that clean-fid (and the original TF
+  FID code) runs, rather than pytorch-fid's x / 255 * 2 - 1: the two differ by up to
+  1/128 at white, so clean mode feeds the network exactly what clean-fid's does.
+  """
+  x = images.astype(jnp.float32)
+  if x.shape[-1] == 1:
+    x = jnp.repeat(x, 3, axis=-1)
+  return (x - 128.0) / 128.0
+
+
+def network_input(images, resize: str = "pytorch") -> np.ndarray:
+  """The float32 [B, 299, 299, 3] the network sees for uint8 images [B, H, W, 1 or 3]."""
+  if resize == "clean":
+    return np.asarray(_preprocess_clean(resize_clean(np.asarray(images))))
+  return np.asarray(_preprocess(np.asarray(images)))
 
 
 @jax.jit
@@ -476,13 +497,15 @@ def iter_inception_features(variables, images, batch_size: int = 50, resize: str
     from tqdm import tqdm
     bar = tqdm(total=total, unit="img", desc="Inception features")
 
+  preprocess = _preprocess_clean if resize == "clean" else _preprocess
+
   def dispatch(batch):
     if resize == "clean":
       batch = resize_clean(batch)
     pad = padded_size - batch.shape[0]
     batch = np.concatenate([batch, np.zeros((pad, *batch.shape[1:]), batch.dtype)])
     with jax.default_matmul_precision("highest"):
-      pool3, logits = _network(variables, _preprocess(jax.device_put(batch, data_sharding)))
+      pool3, logits = _network(variables, preprocess(jax.device_put(batch, data_sharding)))
     return pool3, logits, padded_size - pad
 
   pending = None
@@ -516,9 +539,9 @@ def inception_features(params, images, batch_size: int = 50, resize: str = "pyto
     batch_size: images per device step (padded to a multiple of the device count); the
       last batch is zero-padded and the padding dropped, so every image is kept.
     resize: how images reach 299x299. "pytorch" (default): bilinear, align_corners=False,
-      no antialiasing, on the device, as pytorch-fid does, so scores compare with
-      pytorch-fid's. "clean": PIL bicubic with antialiasing on the host, as clean-fid does.
-      Either way pixels are then mapped to [-1, 1] by x / 255 * 2 - 1.
+      no antialiasing, on the device, then x / 255 * 2 - 1, as pytorch-fid does, so
+      scores compare with pytorch-fid's. "clean": PIL bicubic with antialiasing on the
+      host, then (x - 128) / 128, as clean-fid's default ("clean" mode) does.
     progress: show a tqdm bar.
 
   Returns:

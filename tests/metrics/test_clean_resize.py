@@ -35,3 +35,14 @@ def test_default_mode_equals_clean_fids_legacy_pytorch_mode(make_images, shape):
   got = (np.asarray(inception._preprocess(images)) + 1) / 2 * 255
   # clean-fid resizes [0, 255] values, the port [0, 1] ones (pytorch-fid's order).
   np.testing.assert_allclose(got, want, atol=2e-3)
+
+
+def test_clean_mode_feeds_the_network_what_clean_fid_does(make_images):
+  # clean-fid's "clean" mode: its resizer, then (x - 128) / 128 inside the TF graph it
+  # runs (cleanfid.inception_torchscript), not pytorch-fid's x / 255 * 2 - 1.
+  resize = pytest.importorskip("cleanfid.resize")
+  torch = pytest.importorskip("torch")
+  images = make_images(6, 2, 64, 48)
+  x = torch.from_numpy(np.stack([resize.build_resizer("clean")(image) for image in images]))
+  want = ((x - 128) / 128).numpy()
+  np.testing.assert_array_equal(inception.network_input(images, "clean"), want)
