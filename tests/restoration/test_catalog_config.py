@@ -23,7 +23,8 @@ def test_celeb_a_inpainting_reads_faces_and_steps(tfds_mock):
   assert batch["image"].shape == (config.batch_size, 64, 64, 3) and batch["image"].dtype == np.float32
   assert test.shape == (3, 64, 64, 3) and -1 <= test.min() and test.max() <= 1
   # The step fits the config's models (shapes only, without compiling).
-  state = jax.eval_shape(lambda k: restoration.init_state(config, k), jax.random.key(0))
-  new_state, metrics = jax.eval_shape(restoration.make_train_step(config), state, batch, jax.random.key(1))
+  opts = restoration.parse(config)
+  state = jax.eval_shape(lambda k: restoration.init_state(opts, k), jax.random.key(0))
+  new_state, metrics = jax.eval_shape(restoration.make_train_step(opts), state, batch, jax.random.key(1))
   assert jax.tree.structure(new_state) == jax.tree.structure(state)
   assert {"l1", "g_adv", "d_loss"} <= set(metrics)
