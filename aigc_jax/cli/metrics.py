@@ -5,7 +5,6 @@
 """
 
 import argparse
-import importlib
 import json
 import os
 
@@ -39,6 +38,9 @@ def register(subparsers) -> None:
   stats.add_argument("--resize", choices=("pytorch", "clean"), default="pytorch",
                      help="pytorch: bilinear as pytorch-fid (default); clean: PIL bicubic "
                           "with antialiasing as clean-fid")
+  stats.add_argument("--no-cache", action="store_true",
+                     help="neither read nor write the content-keyed statistics cache "
+                          "($AIGC_STATS_CACHE_DIR, default ~/.cache/aigc_jax/stats)")
   stats.set_defaults(func=compute_stats)
 
 
@@ -67,45 +69,54 @@ def convert_inception(args: argparse.Namespace) -> int:
 
 
 def resolve_images(data: str, split: str, batch_size: int):
-  """Images for `--data`/`--split`: (description, uint8 array or iterable of batches).
+  """Images for `--data`/`--split`: (description, images, total, cache key parts).
 
-  A folder is read with iter_image_folder (its `split` subfolder if there is one). Any
-  other name goes to `aigc_jax.data.load_images(name, split)` when that function exists,
-  so datasets become usable here as soon as the data module provides it.
+  A folder (its `split` subfolder if there is one) is streamed file by file, so 50,000
+  images never sit in memory; any other name is a dataset of `aigc_jax.data`, whose
+  split comes as one uint8 array. The key parts name the content for the statistics
+  cache (the files, or the array).
   """
-  from aigc_jax.metrics.images import iter_image_folder
+  from aigc_jax.data import image_folder, load_images
+  from aigc_jax.metrics.images import iter_image_files
   if os.path.isdir(data):
     folder = os.path.join(data, split) if os.path.isdir(os.path.join(data, split)) else data
-    return folder, iter_image_folder(folder, batch_size)
+    files = image_folder.image_files(folder)
+    return folder, iter_image_files(files, batch_size), len(files), dict(files=files, root=folder)
   try:
-    load_images = importlib.import_module("aigc_jax.data").load_images
-  except (ImportError, AttributeError):
-    load_images = None
-  if load_images is None:
-    raise UserError(f"--data {data!r} is not a folder, and no dataset loader "
-                    "(aigc_jax.data.load_images) is available")
-  try:
-    return f"{data}:{split}", load_images(data, split)
+    images = load_images(data, split)
   except KeyError as e:
     raise UserError(f"--data {data!r} is neither a folder nor a known dataset ({e})") from None
+  return f"{data}:{split}", images, len(images), dict(array=images)
 
 
 def compute_stats(args: argparse.Namespace) -> int:
+  from aigc_jax.metrics import stats_cache
   from aigc_jax.metrics.fid import FeatureStats, save_stats
   from aigc_jax.metrics.images import require_inception_weights
   from aigc_jax.metrics.inception import iter_inception_features, load_params
   if args.batch_size < 1:
     raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
-  variables = load_params(require_inception_weights(args.inception_weights))
-  source, images = resolve_images(args.data, args.split, args.batch_size)
-  stats = FeatureStats()
-  for pool3, _ in iter_inception_features(variables, images, args.batch_size, args.resize,
-                                          progress=True):
-    stats.update(pool3)
-  if stats.count < 2:
-    raise UserError(f"{source}: need at least 2 images for statistics, got {stats.count}")
-  mu, sigma = stats.mean_cov()
+  weights = require_inception_weights(args.inception_weights)
+  source, images, total, content = resolve_images(args.data, args.split, args.batch_size)
+  key = None if args.no_cache else stats_cache.content_key(
+      **content, weights_path=weights, resize=args.resize)
+  hit = stats_cache.load(key) if key else None
+  if hit is not None:
+    mu, sigma, count = hit
+  else:
+    variables = load_params(weights)
+    stats = FeatureStats()
+    for pool3, _ in iter_inception_features(variables, images, args.batch_size, args.resize,
+                                            progress=True, total=total):
+      stats.update(pool3)
+    if stats.count < 2:
+      raise UserError(f"{source}: need at least 2 images for statistics, got {stats.count}")
+    mu, sigma = stats.mean_cov()
+    count = stats.count
+    if key:
+      stats_cache.store(key, mu, sigma, count)
   save_stats(args.out, mu, sigma)
-  print(json.dumps({"out": args.out, "source": source, "num_images": stats.count,
-                    "resize": args.resize, "dims": int(mu.shape[0])}))
+  print(json.dumps({"out": args.out, "source": source, "num_images": count,
+                    "resize": args.resize, "dims": int(mu.shape[0]),
+                    "cached": hit is not None}))
   return 0

@@ -223,7 +223,7 @@ def fid_between(a, b, *, num_samples: int | None = None, batch_size: int = 50,
     result["k"] = {m: (k_precision_recall if m in ("precision", "recall")
                        else k_density_coverage) for m in knn}
   if save_stats_path is not None:
-    np.savez(save_stats_path, mu=stats["b"][0], sigma=stats["b"][1],
-             num_images=np.int64(sides["b"].num if sides["b"].num is not None else -1))
+    count = {} if sides["b"].num is None else {"num_images": np.int64(sides["b"].num)}
+    np.savez(save_stats_path, mu=stats["b"][0], sigma=stats["b"][1], **count)
   result.update(report, resize=resize, samples=EXACT_NOTE)
   return result

@@ -108,7 +108,11 @@ _PROJECTION = np.random.default_rng(0).normal(size=(SIZE * SIZE * 3, 2048)).asty
 
 
 def fake_pool3(images):
-  return images.reshape(images.shape[0], -1).astype(np.float32) / 255 @ _PROJECTION
+  """uint8 [N, H, W, C] -> float32 [N, 2048]: the first 16*16*3 pixel values (zero-padded
+  for smaller images), projected linearly."""
+  flat = images.reshape(images.shape[0], -1).astype(np.float32)[:, :_PROJECTION.shape[0]]
+  flat = np.pad(flat, ((0, 0), (0, _PROJECTION.shape[0] - flat.shape[1])))
+  return flat / 255 @ _PROJECTION
 
 
 @pytest.fixture(scope="session")

@@ -107,3 +107,21 @@ def test_stats_resolves_dataset_names_through_aigc_jax_data(
   assert json.loads(capsys.readouterr().out)["num_images"] == 2
   assert main(["stats", "--data", "no-such-thing", *args]) == 2
   assert "neither a folder nor a known dataset" in capsys.readouterr().err
+
+
+def test_stats_are_cached_by_content(image_folder, fake_network, monkeypatch, tmp_path,
+                                     capsys):
+  folder, _ = image_folder
+  monkeypatch.setenv("AIGC_STATS_CACHE_DIR", str(tmp_path / "cache"))
+  args = ["stats", "--data", str(folder), "--inception-weights", str(fake_network),
+          "--batch-size", "2", "--out"]
+  with pytest.warns(UserWarning, match="broken.png"):
+    assert main([*args, str(tmp_path / "first.npz")]) == 0
+  reports = [json.loads(capsys.readouterr().out)]
+  assert main([*args, str(tmp_path / "second.npz")]) == 0  # reads no image: no warning
+  reports.append(json.loads(capsys.readouterr().out))
+  assert [r["cached"] for r in reports] == [False, True]
+  assert reports[1]["num_images"] == 4
+  first, second = load_stats(tmp_path / "first.npz"), load_stats(tmp_path / "second.npz")
+  np.testing.assert_array_equal(first[0], second[0])
+  np.testing.assert_array_equal(first[1], second[1])
