@@ -15,7 +15,7 @@ import pytest
 from aigc_jax import configlib
 from aigc_jax.cli.main import main
 from aigc_jax.data import pipeline
-from aigc_jax.train import checkpoint, gan, loop, sharding
+from aigc_jax.train import checkpoint, gan, loop, sharding, workdir as workdir_lib
 
 NUM_EXAMPLES = 16
 CONFIGS = {
@@ -62,8 +62,8 @@ def test_celeb_a_samples_by_attribute_names(tfds_mock, tmp_path, capsys):
   workdir = str(tmp_path / "run")
   out = str(tmp_path / "smiling.png")
   with tfds_mock("celeb_a", NUM_EXAMPLES):
-    loop.prepare_workdir(workdir)
-    loop.save_config(config, workdir)
+    workdir_lib.prepare(workdir)
+    workdir_lib.save_config(config, workdir)
     opts = gan.parse(config)
     state = loop.init_state(gan.TASK, opts, sharding.make_mesh())  # As `aigc sample` makes it.
     ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"))
