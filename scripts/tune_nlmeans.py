@@ -10,6 +10,7 @@ inpainting, with centre masks). The shipped configs' `nlmeans` values come from 
 import argparse
 
 from aigc_jax import configlib
+from aigc_jax.evaluation import restoration as restoration_evaluation
 from aigc_jax.train import restoration
 
 
@@ -24,8 +25,8 @@ def main():
   grid = {"patch_size": [int(v) for v in args.patch_sizes.split(",")],
           "patch_distance": [int(v) for v in args.patch_distances.split(",")],
           "h": [float(v) for v in args.hs.split(",")]}
-  config = configlib.load_config(args.config)
-  for r in restoration.nlmeans_grid_search(config, grid, args.num_images):
+  opts = restoration.parse(configlib.load_config(args.config))
+  for r in restoration_evaluation.nlmeans_grid_search(opts, grid, args.num_images):
     print(f"patch_size {r['patch_size']} patch_distance {r['patch_distance']} h {r['h']:<5} "
           f"psnr {r['psnr']:.2f} ssim {r['ssim']:.3f}", flush=True)
 
