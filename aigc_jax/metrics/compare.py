@@ -123,8 +123,9 @@ def _features(side, variables, batch_size, resize, keep, progress):
   """(FeatureStats, pool3 [N, 2048] or None) of a side's images, streamed."""
   from aigc_jax.metrics.inception import iter_inception_features
   stats, pool3 = FeatureStats(), []
+  total = side.num if side.num is not None else len(side.files or ()) or None
   for feats, _ in iter_inception_features(variables, side.batches(), batch_size, resize,
-                                          progress, total=side.num):
+                                          progress, total=total):
     stats.update(feats)
     if keep:
       pool3.append(feats)

@@ -18,7 +18,7 @@ GPUs change features at the 1e-3 level, far more than parity with the reference 
 
 import functools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import flax.linen as nn
 import jax
