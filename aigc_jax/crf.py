@@ -108,7 +108,9 @@ def _neighbour_weights(guide, theta_a, theta_b, window: int):
   for dy, dx in _offsets(window):
     if dy == 0 and dx == 0:
       continue
-    colour = jnp.sum((guide - _shift(padded, dy, dx, r)) ** 2, axis=-1, keepdims=True)
+    shifted = _shift(padded, dy, dx, r)
+    # Summed channel by channel: XLA:CPU reduces a short minor axis slowly.
+    colour = sum((guide[..., c:c + 1] - shifted[..., c:c + 1]) ** 2 for c in range(guide.shape[-1]))
     logw = -(dy * dy + dx * dx) / (2.0 * theta_a ** 2) - colour / (2.0 * theta_b ** 2)
     out.append(((dy, dx), jnp.exp(logw) * _shift(inside, dy, dx, r)))
   return out
@@ -206,7 +208,9 @@ def _cg(u, neighbours, lam, iterations: int, window: int, keep_path: bool):
   # Broadcast to the channels once, here: inside the loop the gradient of a broadcast is
   # a reduction over the (short, minor) channel axis per neighbour and step, which
   # dominated the backward pass on XLA:CPU; outside it, there is one per neighbour.
-  neighbours = [(o, jnp.broadcast_to(jnp.asarray(w, dtype), u.shape)) for o, w in neighbours]
+  # (A concatenation, not a broadcast: its gradient adds channels rather than reducing.)
+  channels = u.shape[-1]
+  neighbours = [(o, jnp.concatenate([jnp.asarray(w, dtype)] * channels, axis=-1)) for o, w in neighbours]
   apply = lambda v: v + 2.0 * lam * _laplacian(v, neighbours, degree, window // 2)
   r0 = u - apply(u)
   rr0 = _inner(r0, r0)
