@@ -43,7 +43,7 @@ def main():
   parser.add_argument("--num", type=int, default=10000)
   parser.add_argument("--out", default="/tmp/bench_data")
   parser.add_argument("--loader-batches", type=int, default=100)
-  parser.add_argument("--steps", type=int, default=20)
+  parser.add_argument("--steps", type=int, default=20, help="train steps timed; 0 skips training")
   args = parser.parse_args()
   from aigc_jax import configlib
   from aigc_jax.data import folder, pipeline
@@ -64,13 +64,15 @@ def main():
     next(stream)
   loader = args.loader_batches * config.batch_size / (time.perf_counter() - t)
   data_peak = peak_mib(resource.RUSAGE_SELF)  # Before training compiles anything.
-  workdir = os.path.join(args.out, f"run_{args.num}_{os.getpid()}")
-  config.num_steps, config.sample_every, config.checkpoint_every = 2, 10**9, 10**9
-  loop.train_and_evaluate(config, workdir, progress=False)  # Compiles.
-  config.num_steps = 2 + args.steps
-  t = time.perf_counter()
-  loop.train_and_evaluate(config, workdir, progress=False)
-  step = args.steps * config.batch_size / (time.perf_counter() - t)
+  step = float("nan")
+  if args.steps:
+    workdir = os.path.join(args.out, f"run_{args.num}_{os.getpid()}")
+    config.num_steps, config.sample_every, config.checkpoint_every = 2, 10**9, 10**9
+    loop.train_and_evaluate(config, workdir, progress=False)  # Compiles.
+    config.num_steps = 2 + args.steps
+    t = time.perf_counter()
+    loop.train_and_evaluate(config, workdir, progress=False)
+    step = args.steps * config.batch_size / (time.perf_counter() - t)
   print(f"images {args.num}: preparation {args.num / prep_s:.0f} img/s ({prep_s:.1f} s), "
         f"loader {loader:.0f} img/s, train step {step:.0f} img/s; peak RSS {data_peak:.0f} MiB after preparing "
         f"and loading, {peak_mib(resource.RUSAGE_SELF):.0f} MiB after training, decoding workers "
