@@ -204,13 +204,14 @@ def _cg(u, neighbours, lam, iterations: int, window: int, keep_path: bool):
   with the weights as `_neighbour_weights` gives them."""
   dtype = _compute_dtype(u, lam, *(w for _, w in neighbours))
   u, lam = jnp.asarray(u, dtype), jnp.asarray(lam, dtype)
-  degree = _degree([(o, jnp.asarray(w, dtype)) for o, w in neighbours], u)
-  # Broadcast to the channels once, here: inside the loop the gradient of a broadcast is
-  # a reduction over the (short, minor) channel axis per neighbour and step, which
-  # dominated the backward pass on XLA:CPU; outside it, there is one per neighbour.
-  # (A concatenation, not a broadcast: its gradient adds channels rather than reducing.)
+  # The weights and degrees are repeated over the channels here, once, by concatenation:
+  # broadcast inside the loop, their gradient would be a reduction over the short minor
+  # channel axis per neighbour and step, which XLA:CPU runs slowly; a concatenation's
+  # gradient only adds the channels' slices.
   channels = u.shape[-1]
-  neighbours = [(o, jnp.concatenate([jnp.asarray(w, dtype)] * channels, axis=-1)) for o, w in neighbours]
+  repeat = lambda w: jnp.concatenate([jnp.asarray(w, dtype)] * channels, axis=-1)
+  degree = repeat(_degree([(o, jnp.asarray(w, dtype)) for o, w in neighbours], u))
+  neighbours = [(o, repeat(w)) for o, w in neighbours]
   apply = lambda v: v + 2.0 * lam * _laplacian(v, neighbours, degree, window // 2)
   r0 = u - apply(u)
   rr0 = _inner(r0, r0)
