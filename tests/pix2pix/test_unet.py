@@ -13,8 +13,8 @@ from aigc_jax.models import unet
 
 
 def _key(seed):
-  # rbg keys: XLA:CPU compiles threefry's bit generator slowly (seconds per parameter
-  # shape on the shared test machine); the network's function does not depend on it.
+  # rbg keys: XLA:CPU compiles threefry's bit generator slowly, once per parameter
+  # shape; the network's function does not depend on the generator.
   return jax.random.key(seed, impl="rbg")
 
 
@@ -34,8 +34,8 @@ def test_unet_256_has_the_release_parameter_count(norm):
   model = unet.UnetGenerator(num_downs=unet.levels_for(256), norm=norm)
   variables = jax.eval_shape(model.init, _key(0), jnp.zeros((1, 256, 256, 3)))
   # Batch norm: the release's unet_256 (54,413,955). Instance norm drops the 9,856 affine
-  # norm parameters and adds biases to every convolution but the two that already
-  # have one: 3,008 (encoder) + 2,496 (decoder).
+  # norm parameters and adds biases to every convolution but the last, which has one
+  # either way: 3,008 (encoder) + 2,496 (decoder).
   assert _count(variables) == (54_413_955 if norm == "batch" else 54_413_955 - 9_856 + 3_008 + 2_496)
   assert ("batch_stats" in variables) == (norm == "batch")
   params = variables["params"]
