@@ -354,7 +354,7 @@ def pairs(data_config, split: str, size: int):
 
 def channels(data_config) -> tuple[int, int]:
   """(input channels, target channels) of the source: what the generator takes and gives."""
-  first_input, first_target = pairs(data_config, "test", 4)[0]
+  first_input, first_target = pairs(data_config, "train", 4)[0]
   return first_input.shape[-1], first_target.shape[-1]
 
 
