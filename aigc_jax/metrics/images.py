@@ -156,8 +156,10 @@ def images_metrics(images_or_batches, metrics=DEFAULT_METRICS, weights_path=None
                     "reference images")
   need_ref_features = [m for m in metrics if m in _NEED_REF_FEATURES]
   if need_ref_features and ref_images is None:
-    raise UserError(f"{', '.join(need_ref_features)} need reference images (a statistics "
-                    "file holds only mu and sigma); pass reference images or drop them")
+    names = [m.upper() if m == "kid" else m for m in need_ref_features]
+    verb = "needs" if len(names) == 1 else "need"
+    raise UserError(f"{', '.join(names)} {verb} reference images (a statistics file holds "
+                    "only mu and sigma); pass reference images or drop them")
   if "intra_fid" in metrics and (labels is None or ref_labels is None):
     raise UserError("intra_fid needs the class labels of the images and of the reference "
                     "images (a class-conditional run)")

@@ -37,7 +37,7 @@ def test_knn_metrics_and_intra_fid(data, fake_network, fake_features):
 
 def test_what_each_metric_needs(data, fake_network, tmp_path):
   images, labels, ref, _ = data
-  with pytest.raises(UserError, match="precision need reference images"):
+  with pytest.raises(UserError, match="precision needs reference images"):
     images_metrics(images, metrics="precision", weights_path=fake_network,
                    ref_path=tmp_path / "ref.npz")
   with pytest.raises(UserError, match="intra_fid needs the class labels"):
