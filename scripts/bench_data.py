@@ -57,6 +57,7 @@ def main():
   t = time.perf_counter()
   folder.prepare_for(config.data, progress=False)
   prep_s = time.perf_counter() - t
+  workers_peak = peak_mib(resource.RUSAGE_CHILDREN)  # Before training starts any other child.
   stream = pipeline.train_batches(config.data, batch_size=config.batch_size, seed=0)
   next(stream)
   t = time.perf_counter()
@@ -76,7 +77,7 @@ def main():
   print(f"images {args.num}: preparation {args.num / prep_s:.0f} img/s ({prep_s:.1f} s), "
         f"loader {loader:.0f} img/s, train step {step:.0f} img/s; peak RSS {data_peak:.0f} MiB after preparing "
         f"and loading, {peak_mib(resource.RUSAGE_SELF):.0f} MiB after training, decoding workers "
-        f"{peak_mib(resource.RUSAGE_CHILDREN):.0f} MiB; {os.cpu_count()} cores, "
+        f"{workers_peak:.0f} MiB; {os.cpu_count()} cores, "
         f"load {os.getloadavg()[0]:.1f}")
 
 
