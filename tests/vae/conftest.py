@@ -20,13 +20,17 @@ SHORT_RUN = [
 
 @pytest.fixture(scope="session")
 def short_run(tmp_path_factory):
-  """(config, workdir, trained state, test bounds at initialisation, after training)."""
-  from aigc_jax.cli import vae as vae_cli
+  """(config, options, workdir, the loaded run, its trained state, test bounds at
+  initialisation, after training)."""
+  from aigc_jax import inference
+  from aigc_jax.evaluation import vae as vae_evaluation
   from aigc_jax.train import loop, sharding, vae
   config = configlib.apply_overrides(configlib.load_config("cvae_digits"), SHORT_RUN[2:])
-  initial = vae.test_bounds(config, loop.init_state(vae.TASK, config, sharding.make_mesh()))
+  opts = vae.parse(config)
   workdir = str(tmp_path_factory.mktemp("cvae_digits"))
+  initial_state = loop.init_state(vae.TASK, opts, sharding.make_mesh())
+  initial = vae_evaluation.test_bounds(inference.Run(workdir, config, opts, vae.TASK, initial_state))
   assert main(["train", *SHORT_RUN, "--workdir", workdir]) == 0
-  config, state = vae_cli._restore_vae(workdir)
-  return types.SimpleNamespace(config=config, workdir=workdir, state=state, initial=initial,
-                               trained=vae.test_bounds(config, state))
+  run = inference.load(workdir)
+  return types.SimpleNamespace(config=run.config, opts=run.opts, workdir=workdir, run=run, state=run.state,
+                               initial=initial, trained=vae_evaluation.test_bounds(run))

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from aigc_jax import configlib
+from aigc_jax import configlib, inference
+from aigc_jax.evaluation import vae as vae_evaluation
 from aigc_jax.train import loop, vae
 
 NUM_EXAMPLES = 8
@@ -43,15 +44,16 @@ def _mocked_config(name, tmp_path):
 def test_catalog_config_builds_a_batch_and_a_step(name, shape, has_label, tmp_path):
   with tfds.testing.mock_data(num_examples=NUM_EXAMPLES):
     config = _mocked_config(name, tmp_path)
-    batches = vae.train_batches(config, 0)
+    opts = vae.parse(config)
+    batches = vae.train_batches(opts, 0)
     batch = next(batches)
     batches.close()  # Stops the prefetch thread.
   assert batch["image"].shape == (config.batch_size, *shape) and batch["image"].dtype == np.float32
   assert -1.0 <= batch["image"].min() and batch["image"].max() <= 1.0
   assert ("label" in batch) == has_label
   # The model, loss and optimizer fit the data: trace (not compile) one train step.
-  state = jax.eval_shape(lambda k: vae.init_state(config, k), jax.random.key(0))
-  _, metrics = jax.eval_shape(vae.make_train_step(config), state, batch, jax.random.key(1))
+  state = jax.eval_shape(lambda k: vae.init_state(opts, k), jax.random.key(0))
+  _, metrics = jax.eval_shape(vae.make_train_step(opts), state, batch, jax.random.key(1))
   assert set(metrics) == {"loss", "nelbo", "recon", "kl"}
 
 
@@ -59,7 +61,8 @@ def test_binarized_mnist_trains_and_evaluates_on_mock_data(tmp_path):
   with tfds.testing.mock_data(num_examples=NUM_EXAMPLES):
     config = _mocked_config("vae_binarized_mnist", tmp_path)
     state = loop.train_and_evaluate(config, str(tmp_path / "run"), progress=False)
-    bounds = vae.test_bounds(config, state)
+    run = inference.Run(str(tmp_path / "run"), config, vae.parse(config), vae.TASK, state)
+    bounds = vae_evaluation.test_bounds(run)
   assert int(state.step) == config.num_steps
   assert bounds["test_images"] == NUM_EXAMPLES and bounds["iwae_samples"] == config.eval.iwae_samples
   # Bernoulli over 784 pixels: an untrained model is near 784 * log 2 nats.

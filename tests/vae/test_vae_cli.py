@@ -71,5 +71,6 @@ def test_vae_commands_reject_other_runs(tmp_path, capsys):
   (tmp_path / "config.json").write_text(json.dumps({"task": "gan"}))
   code, err = _error(capsys, ["interpolate", "--workdir", str(tmp_path), "--out", str(tmp_path / "x.png")])
   assert code == 2 and "needs a VAE run" in err
-  code, err = _error(capsys, ["reconstruct", "--workdir", str(tmp_path / "none"), "--input", "x", "--out", "y"])
+  image = _png(tmp_path / "digit.png", 8)  # A readable input: the workdir is what is wrong.
+  code, err = _error(capsys, ["reconstruct", "--workdir", str(tmp_path / "none"), "--input", image, "--out", "y"])
   assert code == 2 and "train first" in err

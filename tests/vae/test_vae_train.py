@@ -7,9 +7,10 @@ import jax
 import numpy as np
 import pytest
 
-from aigc_jax import configlib
+from aigc_jax import configlib, inference
 from aigc_jax.data import pipeline
 from aigc_jax.errors import UserError
+from aigc_jax.inference import vae as vae_inference
 from aigc_jax.train import vae
 
 
@@ -26,7 +27,7 @@ def test_short_run_lowers_the_test_negative_elbo(short_run):
 
 
 def test_grid_has_samples_then_input_and_reconstruction_rows(short_run):
-  grid, ncols = vae.sample_grid(short_run.config, short_run.state)
+  grid, ncols = vae.sample_grid(short_run.opts, short_run.state)
   assert ncols == 4 and grid.shape == (16, 8, 8, 1) and grid.dtype == np.uint8
   test = pipeline.make_dataset(short_run.config.data, "test", batch_size=4, train=False)[0]
   inputs = pipeline.to_uint8(test["image"])
@@ -36,7 +37,7 @@ def test_grid_has_samples_then_input_and_reconstruction_rows(short_run):
 
 
 def test_iwae_k1_matches_the_elbo_in_expectation_and_larger_k_is_tighter(short_run):
-  progs, params = vae.programs(short_run.config), short_run.state.params
+  progs, params = vae.programs(short_run.opts), short_run.state.params
   test = pipeline.make_dataset(short_run.config.data, "test", batch_size=100, train=False)[0]
   x, labels = test["image"], test["label"]
   keys = [jax.random.key(i) for i in range(16)]
@@ -50,27 +51,31 @@ def test_iwae_k1_matches_the_elbo_in_expectation_and_larger_k_is_tighter(short_r
 
 
 def test_conditional_sampling_with_labels(short_run):
-  config, state, key = short_run.config, short_run.state, jax.random.key(1)
-  threes = vae.generate(config, state, key, 5, labels=["3"])
+  run, key = short_run.run, jax.random.key(1)
+  threes = vae_inference.sample(run, key, 5, labels=["3"])
   assert threes.shape == (5, 8, 8, 1) and threes.dtype == np.uint8
-  np.testing.assert_array_equal(vae.resolve_labels(config, ["3", "7"], 5), [3, 7, 3, 7, 3])
-  assert not np.array_equal(threes, vae.generate(config, state, key, 5, labels=["7"]))
+  np.testing.assert_array_equal(vae_inference.resolve_labels(run.opts, ["3", "7"], 5), [3, 7, 3, 7, 3])
+  assert not np.array_equal(threes, vae_inference.sample(run, key, 5, labels=["7"]))
+  # The family-generic entry point draws the same samples.
+  np.testing.assert_array_equal(threes, inference.sample(run, key, 5, labels=["3"]))
   with pytest.raises(UserError, match=r"unknown label\(s\) 'x'.*valid labels: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"):
-    vae.generate(config, state, key, 5, labels=["x"])
+    vae_inference.sample(run, key, 5, labels=["x"])
   with pytest.raises(UserError, match="attributes"):
-    vae.generate(config, state, key, 5, attributes=["Smiling"])
+    vae_inference.sample(run, key, 5, attributes=["Smiling"])
 
 
 def test_unconditional_run_refuses_labels():
   config = configlib.load_config("vae_digits:smoke")
-  state = jax.eval_shape(lambda k: vae.init_state(config, k), jax.random.key(0))  # Never decoded.
+  opts = vae.parse(config)
+  state = jax.eval_shape(lambda k: vae.init_state(opts, k), jax.random.key(0))  # Never decoded.
+  run = inference.Run("unused", config, opts, vae.TASK, state)
   with pytest.raises(UserError, match="unconditional"):
-    vae.generate(config, state, jax.random.key(1), 2, labels=["3"])
+    vae_inference.sample(run, jax.random.key(1), 2, labels=["3"])
 
 
 def test_slerp_ends_at_its_endpoints():
   z0, z1 = np.random.default_rng(0).normal(size=(2, 3, 6))
-  path = np.asarray(vae.slerp(z0, z1, np.linspace(0, 1, 5)))
+  path = np.asarray(vae_inference.slerp(z0, z1, np.linspace(0, 1, 5)))
   assert path.shape == (3, 5, 6)
   np.testing.assert_allclose(path[:, 0], z0, atol=1e-5)
   np.testing.assert_allclose(path[:, -1], z1, atol=1e-5)
