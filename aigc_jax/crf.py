@@ -356,6 +356,14 @@ def refine(y, guide, options: CRFOptions = CRFOptions()) -> Any:
   return jnp.clip(out, -1.0, 1.0)
 
 
+def refine_image(output, guide, options: CRFOptions) -> np.ndarray:
+  """`refine` at the library's edges: uint8 output [H, W, C] and its uint8 guide
+  [H, W, Cg] (e.g. the input image) of the same size -> the refined uint8 [H, W, C]."""
+  to_model = lambda a: np.asarray(a, np.float32)[None] / 127.5 - 1.0
+  out = np.asarray(refine(to_model(output), to_model(guide), options))[0]
+  return np.clip(np.round((out + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
 # ------------------------------------------------------------------------ measurement
 
 def near_guide_edges(guide, *, radius: int = 2, threshold: float = 0.25) -> np.ndarray:

@@ -13,6 +13,7 @@ pixels are missing; a `--mask` image must have the input image's size.
 
 import sys
 
+from aigc_jax.cli import translate as translate_cli
 from aigc_jax.errors import UserError
 
 
@@ -50,6 +51,7 @@ def _common_arguments(p):
                                                        "config, else 0.1 / 0.6 x sigma)")
   p.add_argument("--patch-size", type=int, default=None, help="non-local means patch side (default 5)")
   p.add_argument("--patch-distance", type=int, default=None, help="non-local means search radius (default 6)")
+  translate_cli.add_crf_arguments(p)
 
 
 # ------------------------------------------------------------------------ commands
@@ -77,6 +79,15 @@ def _setup(args, mode):
   return inputs, image_folder.output_paths(inputs, args.out, is_folder), run, params
 
 
+def _refined(output, guide, args):
+  """`--crf`: the output refined by a CRF guided by the input image."""
+  options = translate_cli.crf_options(args)
+  if options is None:
+    return output
+  from aigc_jax import crf
+  return crf.refine_image(output, guide, options)
+
+
 def _inpaint(args):
   import jax
   from aigc_jax import images
@@ -95,7 +106,8 @@ def _inpaint(args):
     mask = given if given is not None else restoration.draw_mask(
         args.mask_type, jax.random.fold_in(jax.random.key(args.seed), i), *image.shape[:2],
         opts=None if run is None else run.opts)
-    images.save_image(restoration.inpaint(image, mask, run=run, method=args.method, nlmeans_params=params), path)
+    out = restoration.inpaint(image, mask, run=run, method=args.method, nlmeans_params=params)
+    images.save_image(_refined(out, image, args), path)
   print(f"wrote {len(outputs)} inpainted image(s) ({args.method}) to {args.out}")
   return 0
 
@@ -112,7 +124,8 @@ def _denoise(args):
           file=sys.stderr)
   for i, ((_, image), path) in enumerate(zip(inputs, outputs, strict=True)):
     key = jax.random.fold_in(jax.random.key(args.seed), i) if args.add_noise else None
-    images.save_image(restoration.denoise(image, sigma=args.sigma, run=run, method=args.method,
-                                          nlmeans_params=params, noise_key=key), path)
+    out = restoration.denoise(image, sigma=args.sigma, run=run, method=args.method, nlmeans_params=params,
+                              noise_key=key)
+    images.save_image(_refined(out, image, args), path)
   print(f"wrote {len(outputs)} denoised image(s) ({args.method}) to {args.out}")
   return 0

@@ -17,6 +17,7 @@ FAMILIES = {
     "vae": "aigc_jax.evaluation.vae",
     "cyclegan": "aigc_jax.evaluation.cyclegan",
     "restoration": "aigc_jax.evaluation.restoration",
+    "pix2pix": "aigc_jax.evaluation.pix2pix",
 }
 
 

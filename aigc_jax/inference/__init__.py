@@ -24,6 +24,7 @@ FAMILIES = {
     "vae": "aigc_jax.inference.vae",
     "cyclegan": "aigc_jax.inference.cyclegan",
     "restoration": "aigc_jax.inference.restoration_samples",
+    "pix2pix": "aigc_jax.inference.pix2pix",
 }
 
 
@@ -49,7 +50,7 @@ def sampler(workdir: str):
 
 from aigc_jax._exports import exports as _exports  # noqa: E402
 
-_MODULES = {m: f"aigc_jax.inference.{m}" for m in ("gan", "vae", "cyclegan", "restoration")}
+_MODULES = {m: f"aigc_jax.inference.{m}" for m in ("gan", "vae", "cyclegan", "restoration", "pix2pix", "tiling")}
 _names, _lazy_getattr, _lazy_dir = _exports(__name__, _MODULES)
 __all__ = ["FAMILIES", "Run", "family", "load", "sample", "sampler", *_names]
 

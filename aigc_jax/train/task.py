@@ -75,6 +75,7 @@ TASKS = {
     "vae": "aigc_jax.train.vae",
     "cyclegan": "aigc_jax.train.cyclegan",
     "restoration": "aigc_jax.train.restoration",
+    "pix2pix": "aigc_jax.train.pix2pix",
 }
 
 
