@@ -325,3 +325,16 @@ def test_cgan_trains_on_a_folder_samples_by_label_name_and_trains_on_its_own_exp
   again = config_for(tmp_path / "export")
   assert pipeline.dataset_info(again.data).label_names == names
   assert int(loop.train_and_evaluate(again, str(tmp_path / "run2"), progress=False).step) == 4
+
+
+def test_cvae_trains_on_a_folder(tmp_path):
+  from aigc_jax import configlib
+  from aigc_jax.train import loop
+  names = tuple(f"kind{i}" for i in range(10))  # cvae_digits:smoke's programs: compiled once per suite.
+  root = _classes(tmp_path / "kinds", names=names, n=2)
+  config = configlib.load_config("cvae_digits:smoke")
+  config.data = ml_collections.ConfigDict({
+      "name": "folder", "path": root, "data_dir": str(tmp_path / "data"), "resolution": 8, "channels": 1,
+      "test_fraction": 0.2})
+  config.model.num_classes = len(pipeline.label_names(config.data))
+  assert int(loop.train_and_evaluate(config, str(tmp_path / "run"), progress=False).step) == 4
