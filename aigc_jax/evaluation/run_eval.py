@@ -1,17 +1,18 @@
 """What `aigc eval` reports for a generator's samples: the task metrics for its dataset,
-and the Inception metrics (FID / IS / KID) when asked for with `--metrics`."""
+and the Inception metrics (FID, IS, KID, precision, recall, density, coverage,
+intra-class FID) when asked for with `--metrics`."""
 
 from aigc_jax.errors import UserError
-
-INCEPTION_METRICS = ("fid", "is", "kid")
 
 
 def generator_metrics(data, images_uint8, *, step: int, metrics=None, ref=None, inception_weights=None,
                       labels=None) -> dict:
   """Metrics of generated uint8 images [N, H, W, C] of a run trained on `data` (its
   `ImageData` options): on digits the shipped classifier's scores (and, with `labels`
-  [N], the conditional accuracy); with `metrics` names of INCEPTION_METRICS, those
-  against `ref` statistics or the dataset's test split."""
+  [N], the conditional accuracy and intra-class FID); with `metrics` names of
+  `aigc_jax.metrics.images.METRICS`, those against `ref` statistics or the dataset's
+  test split (the k-NN metrics and KID need the split's images themselves, intra_fid
+  its labels too)."""
   if len(images_uint8) < 10:
     raise UserError(f"--num-samples must be at least 10 (Inception Scores use 10 splits), "
                     f"got {len(images_uint8)}")
@@ -22,16 +23,23 @@ def generator_metrics(data, images_uint8, *, step: int, metrics=None, ref=None, 
     result.update(digits_metrics.digits_metrics(images_uint8, data_dir, labels=labels))
     result.update(digits_metrics.real_reference(data_dir))
   requested = metrics or []
-  unknown = [m for m in requested if m not in INCEPTION_METRICS]
+  from aigc_jax.metrics.images import METRICS
+  unknown = [m for m in requested if m not in METRICS]
   if unknown:
-    raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(INCEPTION_METRICS)}")
+    raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+  if "intra_fid" in requested and labels is None:
+    raise UserError("intra_fid is for class-conditional runs")
   if requested:
     from aigc_jax import metrics as metrics_lib
-    ref_images = None
-    if ref is None:
+    ref_images = ref_labels = None
+    if ref is None or set(requested) - {"fid", "is"}:
       from aigc_jax.data import load_images
       ref_images = load_images(data.name, "test", data.config)
+      if "intra_fid" in requested:
+        from aigc_jax.data import pipeline
+        ref_labels = pipeline.make_dataset(data.config, "test", batch_size=len(ref_images), train=False,
+                                           process_index=0, process_count=1)[0]["label"]
     result.update(metrics_lib.images_metrics(
         images_uint8, metrics=tuple(requested), weights_path=inception_weights, ref_path=ref,
-        ref_images=ref_images))
+        ref_images=ref_images, labels=labels, ref_labels=ref_labels))
   return {k: v for k, v in result.items() if v is not None}
