@@ -20,10 +20,13 @@ def register(subparsers):
   p.add_argument("--workdir", default=None, help="output folder; default runs/<config name>")
   p.set_defaults(func=_train, accepts_overrides=True)
 
-  p = subparsers.add_parser("sample", help="write a grid of samples from a trained run")
+  p = subparsers.add_parser("sample", help="write samples of a trained run: a grid, or one PNG each")
   p.add_argument("--workdir", required=True)
   p.add_argument("--num", type=int, default=64, help="number of samples")
-  p.add_argument("--out", required=True, help="output PNG file")
+  out = p.add_mutually_exclusive_group(required=True)
+  out.add_argument("--out", help="output PNG file: one grid of the samples")
+  out.add_argument("--out-dir", help="output folder: one PNG per sample (a sub-folder per label for class-"
+                                     "conditional runs), a dataset every family can train on")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--labels", default=None, help="comma-separated class labels (conditional runs)")
   p.add_argument("--attributes", default=None, help="comma-separated attribute names (conditional runs)")
@@ -81,11 +84,29 @@ def _sample(args):
   if args.num < 1:
     raise UserError("--num must be at least 1")
   run = inference.load(args.workdir)
-  samples = inference.sample(run, jax.random.key(args.seed), args.num,
-                             labels=_split_list(args.labels), attributes=_split_list(args.attributes))
+  labels, attributes = _split_list(args.labels), _split_list(args.attributes)
+  if args.out_dir:
+    from aigc_jax.data import export
+    paths = export.export_samples(
+        lambda k, n, names: inference.sample(run, k, n, labels=names or labels, attributes=attributes),
+        args.out_dir, args.num, jax.random.key(args.seed), () if labels else _class_names(run))
+    print(f"wrote {len(paths)} samples to {args.out_dir}")
+    return 0
+  samples = inference.sample(run, jax.random.key(args.seed), args.num, labels=labels, attributes=attributes)
   images.save_grid(samples, args.out)
   print(f"wrote {args.num} samples to {args.out}")
   return 0
+
+
+def _class_names(run):
+  """The class names of a class-conditional GAN or VAE run (one sub-folder each), else ()."""
+  model = run.config.get("model", {})
+  conditional = (model.get("conditioning") == "class" if run.config.task == "gan"
+                 else run.config.task == "vae" and model.get("num_classes"))
+  if not conditional:
+    return ()
+  from aigc_jax.data import pipeline
+  return tuple(pipeline.dataset_info(run.opts.data.config).label_names)
 
 
 def _eval(args):
