@@ -52,6 +52,15 @@ def _error(capsys, argv):
   return code, err
 
 
+def test_eval_seed_defaults_to_zero(trained, capsys):
+  results = []
+  for extra in ([], ["--seed", "0"], ["--seed", "1"]):
+    assert main(["eval", "--workdir", trained, "--num-samples", "10", *extra]) == 0
+    results.append(json.loads(capsys.readouterr().out.strip()))
+  assert results[0] == results[1]
+  assert results[0]["digits_fid"] != results[2]["digits_fid"]  # The seed picks what is generated.
+
+
 @pytest.mark.parametrize("argv,message", [
     (["train", *SMOKE, "--config.no_such_key=1"], "unknown config key 'no_such_key'"),
     (["train", *SMOKE, "--config.model.nope=1"], "unknown config key 'model.nope'"),
