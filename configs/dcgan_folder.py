@@ -51,7 +51,8 @@ def get_config(variant: str = ""):
   config.sample_every = 1000
   config.checkpoint_every = 1000
   config.data = folder_data(64)
-  # Class-conditional runs (variant cgan) get the number of classes from the folder.
+  # Class-conditional runs (variant cgan) get the number of classes from the folder
+  # when the config is parsed; 0 here, as the default run is unconditional.
   config.model.num_classes = 0
   return common.apply_variants(config, variant, VARIANTS)
 
@@ -66,6 +67,7 @@ def _cgan(config):
   """Class-conditional: a label embedding joined to z and a projection discriminator."""
   config.model.conditioning = "class"
   config.model.d_conditioning = "projection"
+  config.model.num_classes = 1  # Any value > 0: the folder's class count replaces it.
 
 
 def _grey(config):
