@@ -52,6 +52,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from aigc_jax.data import image_folder
 from aigc_jax.errors import UserError
 
 DATASET_NAME = "folder"
@@ -67,7 +68,6 @@ MAX_SIZE = 256
 DOMAIN_SPLITS = ("trainA", "trainB", "testA", "testB")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 _GREY_MODES = ("1", "L", "LA", "La")
-_16BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _COLOUR_MODES = ("P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 # Below this many files, decoding runs in this process: starting workers costs more.
 _POOL_THRESHOLD = 256
@@ -237,11 +237,8 @@ def load_image(path, max_size: int = MAX_SIZE) -> np.ndarray:
   with Image.open(path) as image:
     image.load()  # Decodes now: a truncated file fails here, not later.
     mode = image.mode
-    if mode in _16BIT_MODES:
-      values = np.asarray(image).astype(np.int64)
-      if values.min() < 0 or values.max() > 65535:
-        raise ValueError(f"mode {mode} values outside 0..65535")
-      image = Image.fromarray(np.round(values * (255.0 / 65535.0)).astype(np.uint8))
+    if mode in image_folder.SIXTEEN_BIT_MODES:
+      image = image_folder.eight_bit(image)
     elif mode in _GREY_MODES:
       image = image.convert("L")
     elif mode in _COLOUR_MODES:

@@ -19,14 +19,30 @@ from PIL import Image
 from aigc_jax.errors import UserError
 
 
+# PIL's modes of 16-bit (and 32-bit integer) grey images: their values are scaled to
+# 8 bits (v * 255 / 65535), where PIL's own conversion would clip everything above 255.
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def eight_bit(image: Image.Image) -> Image.Image:
+  """A 16-bit grey PIL image as 8-bit grey ("L"), scaled; any other image unchanged."""
+  if image.mode not in SIXTEEN_BIT_MODES:
+    return image
+  values = np.asarray(image).astype(np.int64)
+  if values.size and (values.min() < 0 or values.max() > 65535):
+    raise ValueError(f"mode {image.mode} values outside 0..65535")
+  return Image.fromarray(np.round(values * (255.0 / 65535.0)).astype(np.uint8))
+
+
 def read_image(path) -> np.ndarray:
-  """The image file at `path` as uint8 [H, W, 3]; a UserError if it cannot be read."""
+  """The image file at `path` as uint8 [H, W, 3]; a UserError if it cannot be read.
+  16-bit images are scaled to 8 bits (`eight_bit`), not clipped."""
   path = os.fspath(path)
   if not os.path.isfile(path):
     raise UserError(f"image file not found: {path}")
   try:
     with Image.open(path) as image:
-      return np.asarray(image.convert("RGB"))
+      return np.asarray(eight_bit(image).convert("RGB"))
   # PIL signals bad files with several types (OSError, SyntaxError for broken PNG
   # chunks, ValueError, DecompressionBombError); a bad file is the user's to fix.
   except Exception as e:  # noqa: BLE001

@@ -216,3 +216,17 @@ def test_eval_flags_out_of_range_or_for_another_family(trained, capsys):
   assert "--iwae-samples must be at least 1" in capsys.readouterr().err
   assert cli.main(["eval", "--workdir", trained, "--mask-type", "center"]) == 2
   assert "--mask-type does not apply to a 'gan' run" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ 8. 16-bit images
+
+def test_a_16_bit_png_is_scaled_not_clipped(tmp_path):
+  from PIL import Image
+  from aigc_jax.data import image_folder
+  values = np.linspace(0, 65535, 64).reshape(8, 8).astype(np.uint16)
+  Image.fromarray(values).save(tmp_path / "deep.png")
+  assert Image.open(tmp_path / "deep.png").mode.startswith("I;16")
+  image = image_folder.read_image(tmp_path / "deep.png")  # What translate/inpaint/denoise read.
+  assert image.shape == (8, 8, 3)
+  np.testing.assert_array_equal(image[..., 0], np.round(values * (255 / 65535)).astype(np.uint8))
+  assert (image == 255).mean() < 0.05  # PIL's own conversion makes almost every pixel white.
