@@ -81,7 +81,7 @@ def test_translate_errors_are_one_line(trained, capsys, tmp_path):
   cases = [
       (["--workdir", trained, "--input", str(tmp_path / "missing.png")], "does not exist"),
       (["--workdir", trained, "--input", str(tmp_path / "thin.png")], "at least 8x8"),
-      (["--workdir", str(gan_run), "--input", str(tmp_path / "thin.png")], "needs a CycleGAN run"),
+      (["--workdir", str(gan_run), "--input", str(tmp_path / "thin.png")], "needs a CycleGAN or pix2pix run"),
   ]
   for argv, message in cases:
     code, err = _error(capsys, ["translate", *argv, "--out", str(tmp_path / "o.png")])
