@@ -29,6 +29,7 @@ import numpy as np
 # The smoke DCGAN, long enough to hold several saves and logs.
 CONFIG = "dcgan_digits:smoke"
 OVERRIDES = {"num_steps": 40, "checkpoint_every": 5, "log_every": 5, "sample_every": 10}
+MAX_ATTEMPTS = 3
 
 
 @dataclasses.dataclass
@@ -44,6 +45,7 @@ class Trial:
   state_equal: bool = False
   metrics_equal: bool = False
   error: str = ""
+  attempts: int = 1  # Runs started until one was killed (one that ended first is redone).
 
   @property
   def ok(self) -> bool:
@@ -71,8 +73,9 @@ def _start(command, log_path, env):
   return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log
 
 
-def _kill_run(trial: Trial, command, workdir, log_path, env, rng: random.Random):
-  """Starts the run and SIGKILLs it as `trial` says; records what it hit."""
+def _kill_run(trial: Trial, command, workdir, log_path, env, rng: random.Random) -> float:
+  """Starts the run and SIGKILLs it as `trial` says; records what it hit. Returns the
+  seconds it ran."""
   process, log = _start(command, log_path, env)
   start, seen = time.monotonic(), set()
   try:
@@ -94,6 +97,7 @@ def _kill_run(trial: Trial, command, workdir, log_path, env, rng: random.Random)
     process.wait()
   finally:
     log.close()
+  return time.monotonic() - start
 
 
 def final_arrays(workdir: str, step: int) -> dict:
@@ -153,7 +157,16 @@ def run_soak(root: str, trials: int = 30, seed: int = 0, save_share: float = 0.3
                   rng.randint(1, num_saves))
     workdir, log_path = os.path.join(root, f"trial_{index:03d}"), os.path.join(root, f"trial_{index:03d}.log")
     command = train_command(workdir, config, overrides)
-    _kill_run(trial, command, workdir, log_path, env, rng)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+      trial.attempts = attempt
+      ran = _kill_run(trial, command, workdir, log_path, env, rng)
+      if trial.killed or attempt == MAX_ATTEMPTS:
+        break
+      # It ended before the kill (the machine got faster, or the polling missed saves):
+      # afresh, at a moment drawn within the time it took.
+      duration = ran
+      trial.target, trial.kill_at = "time", rng.uniform(0, duration)
+      shutil.rmtree(workdir, ignore_errors=True)
     resumed, log_file = _start(command, log_path, env)
     trial.resume_rc = resumed.wait()
     log_file.close()
@@ -169,7 +182,7 @@ def run_soak(root: str, trials: int = 30, seed: int = 0, save_share: float = 0.3
     target = f"save {trial.save_number}" if trial.target == "save" else "time"
     log(f"trial {index:2d}: {target:6s} kill at {trial.kill_at:5.1f} s "
         f"({'during a save' if trial.during_save else 'killed' if trial.killed else 'after the end'}, "
-        f"latest checkpoint {trial.latest_at_kill}); resume exit {trial.resume_rc}, "
+        f"latest checkpoint {trial.latest_at_kill}, run {trial.attempts}); resume exit {trial.resume_rc}, "
         f"state {'equal' if trial.state_equal else 'DIFFERS'}, metrics {'equal' if trial.metrics_equal else 'DIFFER'}"
         + (f"; {trial.error}" if trial.error else ""))
 
