@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from aigc_jax import losses
+from aigc_jax import configlib, losses
 from aigc_jax.errors import UserError
+from aigc_jax.train import gan
 
 REAL = np.array([-2.0, -0.5, 0.0, 0.7, 3.0], np.float32)
 FAKE = np.array([1.5, -1.0, 0.2, -3.0, 0.9], np.float32)
@@ -29,8 +30,11 @@ def test_losses_against_numpy(name):
 
 
 def test_unknown_loss_lists_the_choices():
-  with pytest.raises(UserError, match="hinge.*least_squares.*wasserstein"):
-    losses.get_loss("nope")
+  # Checked when the config is loaded (`get_loss` takes a checked name).
+  config = configlib.load_config("dcgan_digits:smoke")
+  config.loss = "nope"
+  with pytest.raises(UserError, match="unknown loss 'nope'; choose one of .*hinge.*least_squares.*wasserstein"):
+    gan.parse(config)
 
 
 def _critic(params, x):
