@@ -16,6 +16,8 @@ def enable_compilation_cache(path: str | None = None):
   if not path:
     return None
   import jax
+  if jax.config.jax_compilation_cache_dir == path:
+    return path  # Already on (a test suite may have set its own threshold): leave it.
   jax.config.update("jax_compilation_cache_dir", path)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
   return path

@@ -40,7 +40,7 @@ def evaluate(run, *, num_samples=None, seed=0, mask_type=None) -> dict:
   first `num_samples` test images; all by default)."""
   opts, state = run.opts, run.state
   kind = _eval_kind(opts, mask_type)
-  images = restoration.test_images(opts, num_samples)
+  images = restoration.held_out_images(opts, num_samples)
   corrupted, mask4 = restoration.fixed_corruption(opts, images, keys.stream_key(seed, "eval"), kind)
   mask = mask4[..., 0] > 0.5
   clean01, corrupted01 = (images + 1) / 2, (corrupted + 1) / 2

@@ -11,7 +11,7 @@ def sample(run, key, num: int, labels=None, attributes=None):
   if labels or attributes:
     raise UserError("--labels/--attributes are for conditional GANs, not restoration runs")
   opts = run.opts
-  images = restoration.test_images(opts, num)
+  images = restoration.held_out_images(opts, num)
   kind = opts.mask.eval_type if opts.mode == "inpaint" else None
   corrupted, mask = restoration.fixed_corruption(opts, images, key, kind)
   return pipeline.to_uint8(restoration.restore(opts, run.state, corrupted, mask))

@@ -268,7 +268,7 @@ def restore(opts: RestorationOptions, state, corrupted, mask, chunk: int = 128) 
                                chunk=chunk)
 
 
-def test_images(opts: RestorationOptions, num: int | None = None) -> np.ndarray:
+def held_out_images(opts: RestorationOptions, num: int | None = None) -> np.ndarray:
   """The first `num` (all if None) test images, float32 [N, R, R, C] in [-1, 1]."""
   return restoration_data.test_images(opts.config, num)
 
@@ -276,7 +276,7 @@ def test_images(opts: RestorationOptions, num: int | None = None) -> np.ndarray:
 def sample_grid(opts: RestorationOptions, state):
   """Three rows from the same test images and corruptions at every step: corrupted,
   restored, original."""
-  images = test_images(opts, opts.run.num_grid_samples)
+  images = held_out_images(opts, opts.run.num_grid_samples)
   corrupted, mask = fixed_corruption(opts, images, keys.stream_key(opts.run.seed, "grid"), None)
   out = restore(opts, state, corrupted, mask)
   rows = np.concatenate([corrupted, out, images])
