@@ -48,3 +48,15 @@ def digits_data(resolution: int = 16):
   data.resolution = resolution
   data.channels = 1
   return data
+
+
+def grey(config):
+  """A variant: grayscale images (`data.channels` 1)."""
+  config.data.channels = 1
+
+
+def resize_policy(name: str):
+  """A variant that sets `data.resize` to `name` (resize, center_crop, random_crop)."""
+  def set_policy(config):
+    config.data.resize = name
+  return set_policy

@@ -54,16 +54,6 @@ def _cvae(config):
   config.model.num_classes = 1  # Any value > 0: the folder's class count replaces it.
 
 
-def _grey(config):
-  config.data.channels = 1
-
-
-def _policy(name):
-  def set_policy(config):
-    config.data.resize = name
-  return set_policy
-
-
 def _smoke(config):
   _set_resolution(config, 32)
   vae_digits.make_smoke(config)
@@ -74,8 +64,8 @@ VARIANTS = {
     "res64": _resolution(64),
     "res128": _resolution(128),
     "cvae": _cvae,
-    "grey": _grey,
-    "center_crop": _policy("center_crop"),
-    "random_crop": _policy("random_crop"),
+    "grey": common.grey,
+    "center_crop": common.resize_policy("center_crop"),
+    "random_crop": common.resize_policy("random_crop"),
     "smoke": _smoke,
 }

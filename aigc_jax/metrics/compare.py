@@ -22,6 +22,7 @@ import numpy as np
 from aigc_jax.errors import UserError
 from aigc_jax.metrics import stats_cache
 from aigc_jax.metrics.fid import FeatureStats, frechet_distance, load_stats
+from aigc_jax.metrics.images import parse_metrics
 from aigc_jax.metrics.prdc import KnnMetrics, knn_metrics
 
 KNN_METRICS = KnnMetrics._fields
@@ -137,16 +138,6 @@ def _features(side, variables, batch_size, resize, keep, progress):
   return stats, (np.concatenate(pool3) if keep else None)
 
 
-def _parse_metrics(metrics):
-  if isinstance(metrics, str):
-    metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-  metrics = tuple(m.lower() for m in metrics)
-  unknown = sorted(set(metrics) - set(METRICS))
-  if unknown or not metrics:
-    raise UserError(f"unknown metrics {unknown}; choose from {', '.join(METRICS)}")
-  return metrics
-
-
 def fid_between(a, b, *, num_samples: int | None = None, batch_size: int = 50,
                 resize: str = "pytorch", weights_path=None, metrics=("fid",),
                 save_stats_path=None, k_precision_recall: int = 3,
@@ -178,7 +169,7 @@ def fid_between(a, b, *, num_samples: int | None = None, batch_size: int = 50,
   """
   from aigc_jax.metrics.images import require_inception_weights
   from aigc_jax.metrics.inception import RESIZE_MODES, load_params
-  metrics = _parse_metrics(metrics)
+  metrics = parse_metrics(metrics, METRICS)
   if resize not in RESIZE_MODES:
     raise UserError(f"resize must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
   if batch_size < 1 or (num_samples is not None and num_samples < 2):

@@ -114,6 +114,17 @@ def _collect(variables, images, batch_size, resize, keep_pool3, keep_logits, pro
   return stats, cat(pool3s), cat(logits)
 
 
+def parse_metrics(metrics, allowed=METRICS) -> tuple[str, ...]:
+  """Metric names (a sequence or one comma-separated string) checked against `allowed`."""
+  if isinstance(metrics, str):
+    metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+  metrics = tuple(m.lower() for m in metrics)
+  unknown = sorted(set(metrics) - set(allowed))
+  if unknown or not metrics:
+    raise UserError(f"unknown metrics {unknown}; choose from {', '.join(allowed)}")
+  return metrics
+
+
 def images_metrics(images_or_batches, metrics=DEFAULT_METRICS, weights_path=None,
                    ref_path=None, ref_images=None, batch_size: int = 50,
                    progress: bool = True, resize: str = "pytorch", labels=None,
@@ -145,12 +156,7 @@ def images_metrics(images_or_batches, metrics=DEFAULT_METRICS, weights_path=None
     aigc_jax.metrics.prdc on pool3 features (images judged against the reference);
     intra_fid is the mean over classes of each class's FID (aigc_jax.metrics.intra_fid).
   """
-  if isinstance(metrics, str):
-    metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-  metrics = tuple(m.lower() for m in metrics)
-  unknown = sorted(set(metrics) - set(METRICS))
-  if unknown or not metrics:
-    raise UserError(f"unknown metrics {unknown}; choose from {', '.join(METRICS)}")
+  metrics = parse_metrics(metrics)
   if "fid" in metrics and ref_path is None and ref_images is None:
     raise UserError("FID needs a reference: a statistics file (from `aigc stats`) or "
                     "reference images")

@@ -54,6 +54,18 @@ class AdamPair:
     require(0 <= self.b1 < 1 and 0 <= self.b2 < 1, f"optimizer b1 and b2 must be in [0, 1), got {self.b1}, {self.b2}")
 
 
+@dataclasses.dataclass(frozen=True)
+class Adam:
+  """`config.optimizer` of a family with one learning rate (scheduled by the family)."""
+  lr: float
+  b1: float
+  b2: float
+
+  def check(self):
+    require(self.lr > 0, f"optimizer.lr must be > 0, got {self.lr}")
+    require(0 <= self.b1 < 1 and 0 <= self.b2 < 1, f"optimizer b1 and b2 must be in [0, 1), got {self.b1}, {self.b2}")
+
+
 def adam_pair(o: AdamPair):
   """(generator optimizer, discriminator optimizer)."""
   return optax.adam(o.g_lr, b1=o.b1, b2=o.b2), optax.adam(o.d_lr, b1=o.b1, b2=o.b2)

@@ -104,16 +104,6 @@ class CycleGANData:
 
 
 @dataclasses.dataclass(frozen=True)
-class CycleGANOptimizer:
-  lr: float
-  b1: float
-  b2: float
-
-  def check(self):
-    require(self.lr > 0, f"optimizer.lr must be > 0, got {self.lr}")
-
-
-@dataclasses.dataclass(frozen=True)
 class CycleGANOptions:
   run: RunOptions = inline()
   data: CycleGANData
@@ -123,7 +113,7 @@ class CycleGANOptions:
   n_epochs: int
   n_epochs_decay: int
   steps_per_epoch: int
-  optimizer: CycleGANOptimizer
+  optimizer: adversarial.Adam
   config: ml_collections.ConfigDict = options_lib.section()  # For the data layer.
 
   def check(self):

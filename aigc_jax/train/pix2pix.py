@@ -102,16 +102,6 @@ class PairedData:
 
 
 @dataclasses.dataclass(frozen=True)
-class Pix2PixOptimizer:
-  lr: float
-  b1: float
-  b2: float
-
-  def check(self):
-    require(self.lr > 0, f"optimizer.lr must be > 0, got {self.lr}")
-
-
-@dataclasses.dataclass(frozen=True)
 class Pix2PixOptions:
   run: RunOptions = inline()
   data: PairedData
@@ -119,7 +109,7 @@ class Pix2PixOptions:
   loss: str
   gan_weight: float
   lambda_l1: float
-  optimizer: Pix2PixOptimizer
+  optimizer: adversarial.Adam
   test_mode: str
 
   def check(self):
