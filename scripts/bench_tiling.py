@@ -32,10 +32,13 @@ def _image(height: int, width: int, photo: bool) -> np.ndarray:
   if photo:
     from sklearn.datasets import load_sample_image
     return np.asarray(Image.fromarray(load_sample_image("china.jpg")).resize((width, height), Image.BICUBIC))
-  y, x = np.mgrid[:height, :width] / max(height, width)
-  pattern = np.stack([np.sin(9 * x + 4 * y), np.cos(7 * y - 3 * x), np.sin(5 * x * y + 2)], -1)
-  noise = np.random.default_rng(0).normal(0, 0.2, pattern.shape)
-  return np.clip((pattern * 0.4 + 0.5 + noise) * 255, 0, 255).astype(np.uint8)
+  image, rng = np.empty((height, width, 3), np.uint8), np.random.default_rng(0)
+  for top in range(0, height, 256):  # In bands, so that float temporaries do not set the peak.
+    y, x = np.mgrid[top:min(top + 256, height), :width].astype(np.float32) / max(height, width)
+    pattern = np.stack([np.sin(9 * x + 4 * y), np.cos(7 * y - 3 * x), np.sin(5 * x * y + 2)], -1)
+    noise = rng.normal(0, 0.2, pattern.shape).astype(np.float32)
+    image[top:top + 256] = np.clip((pattern * 0.4 + 0.5 + noise) * 255, 0, 255)
+  return image
 
 
 def _apply(run, image, tile, overlap):
