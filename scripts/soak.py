@@ -1,4 +1,4 @@
-r"""Kill -9 soak of `aigc train` (not part of the test suite): `aigc_jax.soak`.
+r"""Kill -9 soak of `aigc train` (not part of the test suite): `aigc_jax.train.soak`.
 
   python scripts/soak.py --trials 30 --seed 0 --root /tmp/aigc_soak
 
@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from aigc_jax import soak
+from aigc_jax.train import soak
 
 
 def main():

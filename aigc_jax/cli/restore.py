@@ -52,6 +52,7 @@ def _common_arguments(p):
   p.add_argument("--patch-size", type=int, default=None, help="non-local means patch side (default 5)")
   p.add_argument("--patch-distance", type=int, default=None, help="non-local means search radius (default 6)")
   translate_cli.add_crf_arguments(p)
+  translate_cli.add_tile_arguments(p)
 
 
 # ------------------------------------------------------------------------ commands
@@ -106,7 +107,8 @@ def _inpaint(args):
     mask = given if given is not None else restoration.draw_mask(
         args.mask_type, jax.random.fold_in(jax.random.key(args.seed), i), *image.shape[:2],
         opts=None if run is None else run.opts)
-    out = restoration.inpaint(image, mask, run=run, method=args.method, nlmeans_params=params)
+    out = restoration.inpaint(image, mask, run=run, method=args.method, nlmeans_params=params, tile=args.tile,
+                              overlap=args.overlap)
     images.save_image(_refined(out, image, args), path)
   print(f"wrote {len(outputs)} inpainted image(s) ({args.method}) to {args.out}")
   return 0
@@ -125,7 +127,7 @@ def _denoise(args):
   for i, ((_, image), path) in enumerate(zip(inputs, outputs, strict=True)):
     key = jax.random.fold_in(jax.random.key(args.seed), i) if args.add_noise else None
     out = restoration.denoise(image, sigma=args.sigma, run=run, method=args.method, nlmeans_params=params,
-                              noise_key=key)
+                              noise_key=key, tile=args.tile, overlap=args.overlap)
     images.save_image(_refined(out, image, args), path)
   print(f"wrote {len(outputs)} denoised image(s) ({args.method}) to {args.out}")
   return 0

@@ -26,7 +26,14 @@ def register(subparsers):
   p.add_argument("--direction", default=None, choices=("AtoB", "BtoA"),
                  help="CycleGAN: AtoB (default) uses the generator from domain A to B; BtoA the other")
   add_crf_arguments(p)
+  add_tile_arguments(p)
   p.set_defaults(func=_translate)
+
+
+def add_tile_arguments(p):
+  """`--tile` and `--overlap`: large images run in overlapping tiles (docs/restoration.md)."""
+  p.add_argument("--tile", type=int, default=None, help="tile side for large images (default: from the network)")
+  p.add_argument("--overlap", type=int, default=None, help="tile overlap (default: from its receptive field)")
 
 
 def add_crf_arguments(p):
@@ -62,12 +69,15 @@ def _translate(args):
       raise UserError(f"{args.workdir!r} is a {config.get('task')!r} run; {_NEEDS}")
   run = inference.load(args.workdir, check=check)
   if run.config.task == "pix2pix":
+    if args.tile or args.overlap:
+      raise UserError("--tile and --overlap are for CycleGAN runs; a pix2pix run translates a whole image")
     if args.direction:
       raise UserError("--direction is for CycleGAN runs; a pix2pix run translates one way")
     fn = lambda image: inference.pix2pix.translate(run, image, crf=crf_opts)
   else:
     direction = args.direction or "AtoB"
-    fn = lambda image: _refined(inference.cyclegan.translate(run, image, direction), image, crf_opts, crf)
+    fn = lambda image: _refined(inference.cyclegan.translate(run, image, direction, tile=args.tile,
+                                                             overlap=args.overlap), image, crf_opts, crf)
   for (_, image), path in zip(inputs, outputs, strict=True):
     images.save_image(fn(image), path)
   print(f"wrote {len(outputs)} translated image(s) to {args.out}")
