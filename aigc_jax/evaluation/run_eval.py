@@ -3,6 +3,7 @@ and the Inception metrics (FID, IS, KID, precision, recall, density, coverage,
 intra-class FID) when asked for with `--metrics`."""
 
 from aigc_jax.errors import UserError
+from aigc_jax.evaluation import memorisation
 
 
 def generator_metrics(data, images_uint8, *, step: int, metrics=None, ref=None, inception_weights=None,
@@ -12,7 +13,8 @@ def generator_metrics(data, images_uint8, *, step: int, metrics=None, ref=None, 
   [N], the conditional accuracy and intra-class FID); with `metrics` names of
   `aigc_jax.metrics.images.METRICS`, those against `ref` statistics or the dataset's
   test split (the k-NN metrics and KID need the split's images themselves, intra_fid
-  its labels too)."""
+  its labels too). The memorised share (`evaluation.memorisation`) comes with the digits
+  scores, and in Inception space with the metric name "memorisation"."""
   if len(images_uint8) < 10:
     raise UserError(f"--num-samples must be at least 10 (Inception Scores use 10 splits), "
                     f"got {len(images_uint8)}")
@@ -22,13 +24,18 @@ def generator_metrics(data, images_uint8, *, step: int, metrics=None, ref=None, 
     data_dir = data.config.get("data_dir")
     result.update(digits_metrics.digits_metrics(images_uint8, data_dir, labels=labels))
     result.update(digits_metrics.real_reference(data_dir))
+    result.update(memorisation.digits_shares(images_uint8, data_dir))
   requested = metrics or []
   from aigc_jax.metrics.images import METRICS
-  unknown = [m for m in requested if m not in METRICS]
+  unknown = [m for m in requested if m not in (*METRICS, memorisation.METRIC)]
   if unknown:
-    raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    raise UserError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}, "
+                    f"{memorisation.METRIC}")
   if "intra_fid" in requested and labels is None:
     raise UserError("intra_fid is for class-conditional runs")
+  if memorisation.METRIC in requested:
+    result.update(memorisation.inception_shares(data, images_uint8, inception_weights))
+    requested = [m for m in requested if m != memorisation.METRIC]
   if requested:
     from aigc_jax import metrics as metrics_lib
     ref_images = ref_labels = None
