@@ -75,11 +75,11 @@ def test_far_away_points_are_never_memorised():
   assert mem.memorised_share(train, features(8, 30, shift=100.0)) == 0.0
 
 
-def test_test_split_of_the_same_distribution_is_rarely_memorised():
+def test_near_copies_against_a_fresh_draw_of_the_same_distribution():
   train, samples, test = features(9, 200), features(10, 100, scale=0.02) + features(9, 200)[:100], features(11, 100)
   share, reference = mem.memorised_shares(train, samples, test)
   assert share == 1.0
-  assert reference == mem.memorised_share(train, test) and reference < 0.5
+  assert reference == mem.memorised_share(train, test) and 0.1 < reference < 0.7
 
 
 def test_ties_pick_the_lowest_index():

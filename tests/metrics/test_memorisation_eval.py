@@ -41,7 +41,9 @@ def test_gan_eval_reports_the_share_and_the_test_reference(gan_run):
   train = digits_classifier.classify(params, digits_classifier.real_digits("train")[0])[1]
   test = digits_classifier.classify(params, digits_classifier.real_digits("test")[0])[1]
   assert result[KEYS[1]] == memorisation.memorised_share(train, test)
-  assert 0.0 < result[KEYS[1]] < 0.5  # Unseen real digits rarely sit inside a gap.
+  # Unseen real digits fall inside a training image's gap about as often as not (i.i.d.
+  # points would, by symmetry), far from the share 1 of copies.
+  assert 0.3 < result[KEYS[1]] < 0.6
 
 
 def test_a_generator_that_copies_its_training_images_is_caught(gan_run, monkeypatch):
