@@ -219,7 +219,7 @@ def inception_row(opts: Options, peaks: dict, log=print) -> dict:
       wrapper, net = torch_inception.pytorch_fid_inception()
       device = _torch_device(opts)
       wrapper, net = wrapper.to(device), net.to(device)
-      torch_inception.calibrate(wrapper, net, images[:min(n, 4)])
+      torch_inception.calibrate(wrapper, net, [images[:min(n, 4)]])
       variables = inception.params_from_torch_state_dict(torch_inception.state_dict_numpy(net))
       fns["pytorch_fid"] = torch_inception.pool3_fn(wrapper, b)
     except ImportError:

@@ -38,20 +38,24 @@ def pytorch_fid_inception():
   return wrapper.eval(), built[-1].eval()
 
 
-def calibrate(wrapper, net, images: np.ndarray, seed: int = 0) -> None:
+def calibrate(wrapper, net, batches, seed: int | None = 0) -> None:
   """Randomises the BatchNorm affine parameters and sets the running statistics to those
-  of `images` (uint8 [N, H, W, 3]), in place, so that features depend on the input."""
+  of `batches` (uint8 [N, H, W, 3] arrays, one train-mode pass each, averaged
+  cumulatively), in place, so that features depend on the input. `seed` seeds torch
+  first; None keeps torch's generator where it is (after the weights were drawn)."""
   import torch
-  torch.manual_seed(seed)
+  if seed is not None:
+    torch.manual_seed(seed)
   with torch.no_grad():
     for m in net.modules():
       if isinstance(m, torch.nn.BatchNorm2d):
         m.weight.uniform_(0.5, 1.5)
         m.bias.normal_(0, 0.2)
         m.reset_running_stats()
-        m.momentum = None  # A cumulative average over the calibration pass.
+        m.momentum = None  # A cumulative average over the calibration passes.
     wrapper.train()
-    wrapper(_to_torch(images, next(net.parameters()).device))
+    for images in batches:
+      wrapper(_to_torch(images, next(net.parameters()).device))
     wrapper.eval()
 
 

@@ -8,6 +8,7 @@
 import argparse
 import json
 
+from aigc_jax.cli import metrics
 from aigc_jax.errors import UserError
 
 
@@ -27,17 +28,10 @@ def register(subparsers) -> None:
   parser.add_argument("--metrics", default="fid", metavar="LIST",
                       help="comma-separated from fid,precision,recall,density,coverage "
                            "(the k-NN metrics need images on both sides; default: fid)")
-  parser.add_argument("--inception-weights", default=None, metavar="W",
-                      help="converted weights (default: $AIGC_INCEPTION_WEIGHTS)")
-  parser.add_argument("--batch-size", type=int, default=50)
-  parser.add_argument("--resize", choices=("pytorch", "clean"), default="pytorch",
-                      help="pytorch: bilinear as pytorch-fid (default); clean: PIL bicubic "
-                           "with antialiasing as clean-fid")
+  metrics.add_inception_arguments(parser)
   parser.add_argument("--save-stats", default=None, metavar="OUT.npz",
                       help="also write B's statistics (mu, sigma, num_images) here")
   parser.add_argument("--seed", type=int, default=0, help="sampling seed for a workdir")
-  parser.add_argument("--no-cache", action="store_true",
-                      help="neither read nor write the content-keyed statistics cache")
   parser.set_defaults(func=run)
 
 
@@ -45,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
   from aigc_jax.metrics.compare import fid_between
   if args.num_samples is not None and args.num_samples < 2:
     raise UserError(f"--num-samples must be at least 2, got {args.num_samples}")
-  if args.batch_size < 1:
-    raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+  metrics.check_batch_size(args)
   result = fid_between(args.a, args.b, num_samples=args.num_samples,
                        batch_size=args.batch_size, resize=args.resize,
                        weights_path=args.inception_weights, metrics=args.metrics,

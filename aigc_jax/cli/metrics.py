@@ -32,16 +32,27 @@ def register(subparsers) -> None:
                      help="dataset split; for a folder, the subfolder of that name if it "
                           "exists, else the folder itself (default: train)")
   stats.add_argument("--out", required=True, help="output .npz")
-  stats.add_argument("--inception-weights", default=None, metavar="PATH",
-                     help="converted weights (default: $AIGC_INCEPTION_WEIGHTS)")
-  stats.add_argument("--batch-size", type=int, default=50)
-  stats.add_argument("--resize", choices=("pytorch", "clean"), default="pytorch",
-                     help="pytorch: bilinear as pytorch-fid (default); clean: PIL bicubic "
-                          "with antialiasing as clean-fid")
-  stats.add_argument("--no-cache", action="store_true",
-                     help="neither read nor write the content-keyed statistics cache "
-                          "($AIGC_STATS_CACHE_DIR, default ~/.cache/aigc_jax/stats)")
+  add_inception_arguments(stats)
   stats.set_defaults(func=compute_stats)
+
+
+def add_inception_arguments(parser) -> None:
+  """The Inception options `aigc stats` and `aigc fid` share: weights, batch size, the
+  resize convention and the statistics cache, checked in `check_batch_size`."""
+  parser.add_argument("--inception-weights", default=None, metavar="PATH",
+                      help="converted weights (default: $AIGC_INCEPTION_WEIGHTS)")
+  parser.add_argument("--batch-size", type=int, default=50)
+  parser.add_argument("--resize", choices=("pytorch", "clean"), default="pytorch",
+                      help="pytorch: bilinear as pytorch-fid (default); clean: PIL bicubic "
+                           "with antialiasing as clean-fid")
+  parser.add_argument("--no-cache", action="store_true",
+                      help="neither read nor write the content-keyed statistics cache "
+                           "($AIGC_STATS_CACHE_DIR, default ~/.cache/aigc_jax/stats)")
+
+
+def check_batch_size(args: argparse.Namespace) -> None:
+  if args.batch_size < 1:
+    raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
 
 
 def convert_inception(args: argparse.Namespace) -> int:
@@ -94,8 +105,7 @@ def compute_stats(args: argparse.Namespace) -> int:
   from aigc_jax.metrics.fid import FeatureStats, save_stats
   from aigc_jax.metrics.images import require_inception_weights
   from aigc_jax.metrics.inception import iter_inception_features, load_params
-  if args.batch_size < 1:
-    raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+  check_batch_size(args)
   weights = require_inception_weights(args.inception_weights)
   source, images, total, content = resolve_images(args.data, args.split, args.batch_size)
   key = None if args.no_cache else stats_cache.content_key(

@@ -63,17 +63,8 @@ def torch_reference():
   pytest.importorskip("pytorch_fid.inception")
   torch.manual_seed(0)
   wrapper, net = torch_inception.pytorch_fid_inception()
-  with torch.no_grad():
-    for m in net.modules():
-      if isinstance(m, torch.nn.BatchNorm2d):
-        m.weight.uniform_(0.5, 1.5)
-        m.bias.normal_(0, 0.2)
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over all calibration passes
-    wrapper.train()
-    for seed in (200, 201):
-      wrapper(to_torch(random_images(seed, 3, 80, 80)))
-    wrapper.eval()
+  torch_inception.calibrate(wrapper, net, [random_images(seed, 3, 80, 80) for seed in (200, 201)],
+                            seed=None)
   state_dict = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
   return wrapper, net.fc, state_dict
 
