@@ -7,7 +7,8 @@ from aigc_jax.inference import gan as gan_inference
 from aigc_jax.train import gan, keys
 
 
-def evaluate(run, *, num_samples=None, seed=0, metrics=None, ref=None, inception_weights=None) -> dict:
+def evaluate(run, *, num_samples=None, seed=0, metrics=None, ref=None, inception_weights=None,
+             classifier=None) -> dict:
   """Metrics of `num_samples` (2000) generated images; class runs generate every class
   equally often and pass the requested labels on, for `conditional_accuracy` on digits."""
   opts = run.opts
@@ -21,4 +22,4 @@ def evaluate(run, *, num_samples=None, seed=0, metrics=None, ref=None, inception
   else:
     images = gan_inference.sample(run, key, num)
   return run_eval.generator_metrics(opts.data, images, step=int(run.state.step), metrics=metrics, ref=ref,
-                                    inception_weights=inception_weights, labels=labels)
+                                    inception_weights=inception_weights, labels=labels, classifier=classifier)

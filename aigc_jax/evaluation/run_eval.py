@@ -7,14 +7,16 @@ from aigc_jax.evaluation import memorisation
 
 
 def generator_metrics(data, images_uint8, *, step: int, metrics=None, ref=None, inception_weights=None,
-                      labels=None) -> dict:
+                      labels=None, classifier=None) -> dict:
   """Metrics of generated uint8 images [N, H, W, C] of a run trained on `data` (its
   `ImageData` options): on digits the shipped classifier's scores (and, with `labels`
   [N], the conditional accuracy and intra-class FID); with `metrics` names of
   `aigc_jax.metrics.images.METRICS`, those against `ref` statistics or the dataset's
   test split (the k-NN metrics and KID need the split's images themselves, intra_fid
   its labels too). The memorised share (`evaluation.memorisation`) comes with the digits
-  scores, and in Inception space with the metric name "memorisation"."""
+  scores, and in Inception space with the metric name "memorisation". With `classifier`
+  (a file of `evaluation.classifier`, trained on the run's dataset), that classifier's
+  IS, FID and conditional accuracy and their real-data ceiling (`classifier_metrics`)."""
   if len(images_uint8) < 10:
     raise UserError(f"--num-samples must be at least 10 (Inception Scores use 10 splits), "
                     f"got {len(images_uint8)}")
@@ -25,6 +27,11 @@ def generator_metrics(data, images_uint8, *, step: int, metrics=None, ref=None, 
     result.update(digits_metrics.digits_metrics(images_uint8, data_dir, labels=labels))
     result.update(digits_metrics.real_reference(data_dir))
     result.update(memorisation.digits_shares(images_uint8, data_dir))
+  if classifier is not None:
+    from aigc_jax.evaluation import classifier as classifier_lib, classifier_metrics
+    trained = classifier_lib.load(classifier)
+    result.update(classifier_metrics.classifier_metrics(trained, data.config, images_uint8, labels=labels))
+    result.update(classifier_metrics.real_reference(trained, data.config))
   requested = metrics or []
   from aigc_jax.metrics.images import METRICS
   unknown = [m for m in requested if m not in (*METRICS, memorisation.METRIC)]

@@ -54,7 +54,7 @@ def test_bounds(run, num_samples: int | None = None, split: str | None = None, s
 
 
 def evaluate(run, *, num_samples=None, seed=0, metrics=None, ref=None, inception_weights=None,
-             iwae_samples=None) -> dict:
+             iwae_samples=None, classifier=None) -> dict:
   """Test bounds (IWAE with `iwae_samples` or `eval.iwae_samples`), then the generator
   metrics of `num_samples` (or `eval.num_samples`) prior samples."""
   result = test_bounds(run, iwae_samples, seed=seed)
@@ -62,5 +62,6 @@ def evaluate(run, *, num_samples=None, seed=0, metrics=None, ref=None, inception
   ids = vae_inference.resolve_labels(run.opts, None, num)
   images = vae_inference.sample(run, keys.stream_key(seed, "eval"), num)
   result.update(run_eval.generator_metrics(run.opts.data, images, step=int(run.state.step), metrics=metrics,
-                                           ref=ref, inception_weights=inception_weights, labels=ids))
+                                           ref=ref, inception_weights=inception_weights, labels=ids,
+                                           classifier=classifier))
   return result
