@@ -338,3 +338,72 @@ def test_cvae_trains_on_a_folder(tmp_path):
       "test_fraction": 0.2})
   config.model.num_classes = len(pipeline.label_names(config.data))
   assert int(loop.train_and_evaluate(config, str(tmp_path / "run"), progress=False).step) == 4
+
+
+@pytest.mark.parametrize("config_name", ["dcgan_folder:cgan+smoke", "vae_folder:smoke"])
+def test_training_decodes_off_the_main_thread_and_a_resume_reads_the_same_batches(config_name, tmp_path,
+                                                                                  monkeypatch):
+  """Through the family's own `train_batches`, as the loop calls it: every image is
+  decoded and resized in one of grain's reader threads, and a stream started at step 4
+  (a resume) yields the batches 4, 5 of a stream started at 0."""
+  import threading
+  from aigc_jax import configlib
+  from aigc_jax.train import task as task_lib
+  config = configlib.load_config(config_name)
+  config.data.path, config.data.data_dir = _classes(tmp_path / "c", names=("a", "b"), n=6), str(tmp_path / "data")
+  task, opts = task_lib.parse_config(config)
+  fit, threads = pipeline.fit_uint8, []
+
+  def recording_fit(*args, **kwargs):
+    threads.append(threading.get_ident())
+    return fit(*args, **kwargs)
+  monkeypatch.setattr(pipeline, "fit_uint8", recording_fit)
+  stream = task.train_batches(opts, 0)
+  uninterrupted = [next(stream) for _ in range(6)]
+  assert len(threads) >= 6 * opts.run.batch_size and threading.get_ident() not in threads
+  resumed = task.train_batches(opts, 4)
+  for expected in uninterrupted[4:]:
+    got = next(resumed)
+    assert set(got) == set(expected) == {"image", "label"}
+    for key in expected:
+      np.testing.assert_array_equal(got[key], expected[key])
+
+
+# (config, resolution, stride-2 stages): the depth follows the resolution.
+FOLDER_CONFIGS = [("dcgan_folder:cgan+res32+grey", 32, 3), ("dcgan_folder", 64, 4), ("dcgan_folder:res128", 128, 5),
+                  ("vae_folder:res28+grey", 28, 2), ("vae_folder:res32", 32, 3), ("vae_folder", 64, 4),
+                  ("vae_folder:cvae+res128", 128, 5)]
+
+
+@pytest.mark.parametrize("name,resolution,stages", FOLDER_CONFIGS)
+def test_folder_configs_at_each_resolution_build_models_of_their_depth(name, resolution, stages, tmp_path):
+  """Shapes only (jax.eval_shape): nothing is computed or prepared."""
+  import jax
+  from aigc_jax import configlib
+  from aigc_jax.train import gan, task as task_lib, vae
+  config = configlib.load_config(name)
+  config.data.path = _classes(tmp_path / "c", names=("a", "b", "c"), n=1)
+  task, opts = task_lib.parse_config(config)
+  assert opts.data.resolution == resolution
+  key = jax.random.key(0)
+  if config.task == "gan":
+    g, d = gan.build_models(opts)
+    y = jax.numpy.zeros((1, opts.model.cond_dim)) if opts.model.cond_dim else None
+    assert (opts.model.cond_dim == 3) == ("cgan" in name.partition(":")[2])  # The class count comes from the folder.
+    variables = jax.eval_shape(lambda: g.init(key, jax.numpy.zeros((1, opts.model.latent_dim)), y, train=False))
+    layers = [k for k in variables["params"] if k.startswith("ConvTranspose_")]
+    assert len(layers) == stages + 1
+    images = jax.eval_shape(lambda v: g.apply(v, jax.numpy.zeros((1, opts.model.latent_dim)), y, train=False),
+                            variables)
+    assert images.shape == (1, resolution, resolution, opts.data.channels)
+    jax.eval_shape(lambda: d.init(key, jax.numpy.zeros(images.shape), y, train=False))
+  else:
+    assert len(dict(opts.model.architecture)["features"]) == stages
+    state = jax.eval_shape(lambda: vae.init_state(opts, key))
+    model = vae.build_model(opts)
+    cond = jax.numpy.zeros((1, 3)) if opts.model.num_classes else None
+    assert (opts.model.num_classes == 3) == ("cvae" in name.partition(":")[2])
+    x = jax.numpy.zeros((1, resolution, resolution, opts.data.channels))
+    params, _, _ = jax.eval_shape(
+        lambda p: model.apply({"params": p}, x, jax.numpy.zeros((1, opts.model.latent_dim)), cond), state.params)
+    assert params.shape[:4] == x.shape
