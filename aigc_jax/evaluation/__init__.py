@@ -18,6 +18,9 @@ FAMILIES = {
     "cyclegan": "aigc_jax.evaluation.cyclegan",
     "restoration": "aigc_jax.evaluation.restoration",
     "pix2pix": "aigc_jax.evaluation.pix2pix",
+    "text_encoder": "aigc_jax.evaluation.text_encoder",
+    "text2img": "aigc_jax.evaluation.text2img",
+    "diffusion": "aigc_jax.evaluation.diffusion",
 }
 
 

@@ -12,9 +12,11 @@ denoise). Modules are imported on first use, so this package stays cheap to impo
 """
 
 import importlib
+import inspect
 
 import jax
 
+from aigc_jax.errors import UserError
 from aigc_jax.inference.run import Run, load
 
 # config.task -> the module whose `sample(run, key, num, labels=None, attributes=None)`
@@ -25,6 +27,9 @@ FAMILIES = {
     "cyclegan": "aigc_jax.inference.cyclegan",
     "restoration": "aigc_jax.inference.restoration_samples",
     "pix2pix": "aigc_jax.inference.pix2pix",
+    "text2img": "aigc_jax.inference.text2img",
+    "text_encoder": "aigc_jax.inference.text_encoder",
+    "diffusion": "aigc_jax.inference.diffusion",
 }
 
 
@@ -33,10 +38,18 @@ def family(run: Run):
   return importlib.import_module(FAMILIES[run.config.task])
 
 
-def sample(run: Run, key, num: int, labels=None, attributes=None):
+def sample(run: Run, key, num: int, labels=None, attributes=None, **settings):
   """`num` samples uint8 [num, H, W, C] of any run that generates (labels and attributes
-  are lists of names, for conditional runs)."""
-  return family(run).sample(run, key, num, labels=labels, attributes=attributes)
+  are lists of names, for conditional runs). `settings` are a family's own sampling
+  options (diffusion: steps, guidance); those left None are not passed, and one the
+  family does not take is a one-line error naming it."""
+  fn = family(run).sample
+  given = {k: v for k, v in settings.items() if v is not None}
+  extra = sorted(set(given) - set(inspect.signature(fn).parameters))
+  if extra:
+    names = ", ".join("--" + k.replace("_", "-") for k in extra)
+    raise UserError(f"{names} does not apply to a {run.config.task!r} run")
+  return fn(run, key, num, labels=labels, attributes=attributes, **given)
 
 
 def sampler(workdir: str):
@@ -50,7 +63,8 @@ def sampler(workdir: str):
 
 from aigc_jax._exports import exports as _exports  # noqa: E402
 
-_MODULES = {m: f"aigc_jax.inference.{m}" for m in ("gan", "vae", "cyclegan", "restoration", "pix2pix", "tiling")}
+_MODULES = {m: f"aigc_jax.inference.{m}" for m in ("gan", "vae", "cyclegan", "restoration", "pix2pix", "tiling",
+                                                       "diffusion")}
 _names, _lazy_getattr, _lazy_dir = _exports(__name__, _MODULES)
 __all__ = ["FAMILIES", "Run", "family", "load", "sample", "sampler", *_names]
 

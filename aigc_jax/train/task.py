@@ -76,6 +76,9 @@ TASKS = {
     "cyclegan": "aigc_jax.train.cyclegan",
     "restoration": "aigc_jax.train.restoration",
     "pix2pix": "aigc_jax.train.pix2pix",
+    "text_encoder": "aigc_jax.train.text_encoder",
+    "text2img": "aigc_jax.train.text2img",
+    "diffusion": "aigc_jax.train.diffusion",
 }
 
 

@@ -1,0 +1,102 @@
+r"""Class-conditional EDM diffusion on the embedded `digits` dataset at 16x16.
+
+A 1.0M-parameter U-Net (32 channels at 16x16, 64 at 8x8 with self-attention), EDM's
+preconditioning and noise levels, Adam 2e-3, EMA 0.999, labels dropped 10% of the time
+so that the same network samples with classifier-free guidance.
+
+  aigc train --config configs/diffusion_digits.py --workdir runs/diffusion_digits
+  aigc eval --workdir runs/diffusion_digits --steps 18                 # 35 network evaluations
+  aigc eval --workdir runs/diffusion_digits --steps 18 --guidance 2
+  aigc sample --workdir runs/diffusion_digits --steps 18 --guidance 1 --labels 3,7 --num 16 --out 37.png
+  aigc train --config configs/diffusion_digits.py:uncond --workdir runs/diffusion_digits_uncond
+
+Variants: uncond (unconditional), smoke (tiny, for tests). docs/diffusion.md gives the
+wall time and the measured digits_is, digits_fid and conditional accuracy.
+"""
+
+import ml_collections
+
+from aigc_jax.configs import common
+
+
+def get_config(variant: str = ""):
+  """`variant`: "+"-separated names of `VARIANTS`."""
+  config = common.get_config()
+  config.task = "diffusion"
+  config.num_steps = 1650
+  config.batch_size = 64
+  config.log_every = 50
+  config.sample_every = 550
+  config.checkpoint_every = 550
+  config.num_grid_samples = 100
+
+  config.data = common.digits_data(resolution=16)
+
+  config.model = ml_collections.ConfigDict()
+  config.model.num_classes = 10  # 0: unconditional; K: the dataset's K labels (+ a null class).
+  config.model.base_channels = 32
+  config.model.channel_mult = (1, 2)  # 16x16 -> 8x8.
+  config.model.num_res_blocks = 2
+  config.model.attention_resolutions = (8,)
+  config.model.noise_embedding = "positional"  # Or "fourier".
+  config.model.dropout = 0.0
+  config.model.num_groups = 8
+
+  config.edm = ml_collections.ConfigDict()
+  config.edm.sigma_data = 0.5
+  config.edm.p_mean = -1.2
+  config.edm.p_std = 1.2
+  config.edm.label_dropout = 0.1  # Share of labels replaced by the null class.
+
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.lr = 2e-3
+  config.optimizer.b1 = 0.9
+  config.optimizer.b2 = 0.999
+  config.optimizer.warmup_steps = 100
+  config.optimizer.grad_clip = 0.0  # Global-norm clipping; 0 disables it (as EDM).
+  config.ema_decay = 0.999
+
+  config.sampler = ml_collections.ConfigDict()
+  config.sampler.method = "heun"  # Or "euler".
+  config.sampler.steps = 18  # Heun: 2 * 18 - 1 = 35 network evaluations.
+  config.sampler.sigma_min = 0.002
+  config.sampler.sigma_max = 80.0
+  config.sampler.rho = 7.0
+  config.sampler.s_churn = 0.0  # > 0: EDM's stochastic sampler.
+  config.sampler.s_tmin = 0.0
+  config.sampler.s_tmax = float("inf")
+  config.sampler.s_noise = 1.0
+  config.sampler.guidance = 1.0  # D_uncond + g (D_cond - D_uncond): 1 conditional, 0 unconditional.
+  config.sampler.chunk = 500  # Samples per sampler call.
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.num_samples = 2000
+  return common.apply_variants(config, variant, VARIANTS)
+
+
+def uncond(config):
+  """Unconditional: no labels, no guidance."""
+  config.model.num_classes = 0
+
+
+def make_smoke(config):
+  """Tiny settings for tests: a few steps of a narrow U-Net, few sampler steps."""
+  config.num_steps = 4
+  config.batch_size = 8
+  config.log_every = 2
+  config.sample_every = 4
+  config.checkpoint_every = 2
+  config.num_grid_samples = 10
+  config.data.resolution = 8
+  config.model.base_channels = 8
+  config.model.channel_mult = (1, 2)
+  config.model.num_res_blocks = 1
+  config.model.attention_resolutions = (4,)
+  config.model.num_groups = 4
+  config.optimizer.warmup_steps = 2
+  config.sampler.steps = 3
+  config.sampler.chunk = 32
+  config.eval.num_samples = 20
+
+
+VARIANTS = {"uncond": uncond, "smoke": make_smoke}
