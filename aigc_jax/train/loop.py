@@ -8,6 +8,13 @@ latest checkpoint in `workdir/checkpoints` when there is one. The key of step `s
 SIGINT and SIGTERM stop after the current step, save a checkpoint and raise
 `Interrupted`; a second signal exits at once (`aigc_jax.train.interrupts`). Host syncs
 happen only at `log_every`, `sample_every` and checkpoints.
+
+Across processes (`aigc_jax.distributed`) every process runs this same loop, the same
+programs in the same order: each feeds its rows of the global batch, all save the
+checkpoint (orbax, one shared folder), and only process 0 holds the workdir's lock and
+writes config.json, metrics.jsonl, TensorBoard events, grids and the progress bar.
+Logged values are replicated outputs, the same on every process. A signal to one
+process stops all of them at the next log step, with one consistent checkpoint.
 """
 
 import contextlib
@@ -20,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from aigc_jax import configlib, images
+from aigc_jax import configlib, distributed, images
 from aigc_jax.errors import Interrupted, UserError
 from aigc_jax.train import checkpoint, interrupts, keys, sharding, workdir as workdir_lib, writer as writer_lib
 from aigc_jax.train.task import parse_config
@@ -94,21 +101,73 @@ def train_and_evaluate(config, workdir: str, mesh=None, progress: bool = True):
   mesh = mesh or sharding.make_mesh()
   sharding.check_batch_size(opts.run.batch_size, mesh)
   workdir_lib.prepare(workdir)
-  is_main = jax.process_index() == 0
-  lock = workdir_lib.Lock(workdir) if is_main else contextlib.nullcontext()
-  with lock, interrupts.StopRequest() as stop:
+  is_main = distributed.is_main()
+  with _main_lock(workdir, is_main), interrupts.StopRequest() as stop:
     resuming = _has_checkpoint(workdir)
     if resuming and os.path.exists(os.path.join(workdir, "config.json")):
-      workdir_lib.check_resume(configlib.config_from_workdir(workdir), config, workdir)
+      workdir_lib.check_resume(configlib.config_from_workdir(workdir), config, workdir, warn=is_main)
     ckpt = checkpoint.Checkpointer(os.path.join(workdir, "checkpoints"), opts.run.keep_checkpoints)
     try:
-      ckpt.remove_temporary()
+      if is_main:
+        ckpt.remove_temporary()
+      distributed.sync("aigc_train_start")  # No process looks at checkpoints while one cleans.
       state = ckpt.restore(abstract_state(task, opts, mesh)) if resuming else init_state(task, opts, mesh)
       if is_main:
         workdir_lib.save_config(config, workdir)
       return _train(task, opts, state, ckpt, stop, workdir, mesh, progress and is_main, is_main)
     finally:
       ckpt.close()
+
+
+@contextlib.contextmanager
+def _main_lock(workdir: str, is_main: bool):
+  """The workdir's lock, held by process 0 for the whole run (the one process that writes
+  its files; a second run on the same workdir meets it there); a refusal is raised on
+  every process, so none goes on alone."""
+  lock, message = contextlib.nullcontext(), None
+  if is_main:
+    lock = workdir_lib.Lock(workdir)
+    try:
+      lock.__enter__()
+    except UserError as e:
+      lock, message = contextlib.nullcontext(), str(e)
+  try:
+    distributed.broadcast_error(message)
+    yield
+  finally:
+    lock.__exit__(None, None, None)
+
+
+class _Stop:
+  """Whether to stop after this step. Alone: as soon as a signal arrived. Across
+  processes, a signal reaches one process, but all must stop at the same step (a save
+  is a collective): they agree at each log step, so a signal on any process stops them
+  all there, each saving the same checkpoint."""
+
+  def __init__(self, request, log_every: int):
+    self.request, self.log_every = request, log_every
+    self.multiprocess = distributed.is_multiprocess()
+    self.agreed = False
+
+  def after(self, step: int) -> bool:
+    if not self.multiprocess:
+      return self.request.requested
+    if step % self.log_every == 0:
+      self.agreed = distributed.agree(self.request.requested)
+    return self.agreed
+
+  @property
+  def stopped(self) -> bool:
+    """Whether `after` has said stop (alone: also a signal during the last step)."""
+    return self.agreed if self.multiprocess else self.request.requested
+
+  def interrupted(self, step: int, num_steps: int) -> Interrupted:
+    if self.request.requested:
+      name = signal.Signals(self.request.signum).name
+      return Interrupted(self.request.signum, f"interrupted ({name}) at step {step} of {num_steps}; checkpoint "
+                                              f"saved, resumable: run the same command to continue")
+    return Interrupted(signal.SIGTERM, f"stopped at step {step} of {num_steps} because another process was "
+                                       f"interrupted; checkpoint saved, resumable: run the same command to continue")
 
 
 def _train(task, opts, state, ckpt, stop, workdir, mesh, progress, is_main):
@@ -127,8 +186,9 @@ def _train(task, opts, state, ckpt, stop, workdir, mesh, progress, is_main):
   t_start, first_step_s = time.perf_counter(), None
   sums = finite = None
   window = 0
+  stopping = _Stop(stop, run.log_every)
   try:
-    while step < run.num_steps and not stop.requested:
+    while step < run.num_steps and not stopping.after(step):
       batch = sharding.shard_batch(next(batches), mesh)
       state, metrics = step_fn(state, batch, jax.random.fold_in(base_key, step))
       if sums is None:
@@ -153,14 +213,12 @@ def _train(task, opts, state, ckpt, stop, workdir, mesh, progress, is_main):
       if step % run.checkpoint_every == 0 or last:
         _save(ckpt, step, state)
       bar.update(1)
-    if stop.requested:
+    if stopping.stopped:
       ckpt.wait()
       if step > start:
         _save(ckpt, step, state)
         ckpt.wait()
-      name = signal.Signals(stop.signum).name
-      raise Interrupted(stop.signum, f"interrupted ({name}) at step {step} of {run.num_steps}; checkpoint saved, "
-                                     f"resumable: run the same command to continue")
+      raise stopping.interrupted(step, run.num_steps)
   finally:
     bar.close()
     ckpt.wait()

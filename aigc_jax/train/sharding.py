@@ -1,6 +1,7 @@
 """Data parallelism through `jax.sharding`: one code path from 1 CPU to many hosts.
 
-The mesh has one axis, 'data', over all devices of all processes. Train states are
+The mesh has one axis, 'data', over all devices of all processes (each process's
+devices one contiguous block: `aigc_jax.distributed`). Train states are
 replicated; batches are split along their first axis. jit then inserts the collectives
 (for example, BatchNorm statistics over the global batch), so a step on 8 devices
 computes what the same step computes on 1.
@@ -12,7 +13,11 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 
 def make_mesh(devices=None) -> Mesh:
-  devices = jax.devices() if devices is None else devices
+  """The 1-D 'data' mesh over `devices` (default: every device of every process, each
+  process's devices as one contiguous block, so that process p holds rows
+  [p * b, (p + 1) * b) of each global batch of b * process_count rows)."""
+  from aigc_jax import distributed
+  devices = distributed.devices_by_process() if devices is None else devices
   return Mesh(np.asarray(devices), ("data",))
 
 
@@ -31,6 +36,7 @@ def check_batch_size(batch_size: int, mesh: Mesh):
 
 
 def shard_batch(batch, mesh: Mesh):
-  """This process's part of a global batch (a pytree of numpy arrays) -> global jax Arrays."""
+  """This process's part of a global batch (a pytree of numpy arrays: its contiguous
+  block of rows, see `make_mesh`) -> global jax Arrays sharded over 'data'."""
   sharding = data_sharded(mesh)
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)

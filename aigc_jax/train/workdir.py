@@ -99,8 +99,9 @@ def is_structural(key: str) -> bool:
   return any(key == p or key.startswith(p + ".") for p in STRUCTURAL)
 
 
-def check_resume(saved, config, workdir: str):
-  """Refuses a config that changes what the run is; warns about what else it changes."""
+def check_resume(saved, config, workdir: str, warn: bool = True):
+  """Refuses a config that changes what the run is; warns about what else it changes
+  (if `warn`: one process of several says it)."""
   if saved.get("task") != config.get("task"):
     raise UserError(f"{workdir!r} holds a {saved.get('task')!r} run, and this config is a {config.get('task')!r} "
                     f"one; resume without --config, or start a new --workdir")
@@ -111,6 +112,6 @@ def check_resume(saved, config, workdir: str):
     more = f" and {len(structural) - 4} more" if len(structural) > 4 else ""
     raise UserError(f"{workdir!r} holds a run whose settings differ from this config: {shown}{more}; "
                     f"resume without --config, or start a new --workdir")
-  if diffs:
+  if diffs and warn:
     print(f"warning: resuming {workdir} with changed settings: "
           + ", ".join(f"{k} {v[0]!r} -> {v[1]!r}" for k, v in diffs.items()), file=sys.stderr)

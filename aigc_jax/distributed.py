@@ -1,0 +1,337 @@
+"""Joining a multi-process run: one JAX program as one process per host (or per GPU).
+
+JAX's multi-controller runtime runs the same program in N processes that meet at a
+coordinator (`jax.distributed`); after joining, `jax.devices()` lists the devices of
+every process and the train loop's mesh spans them all. What a process must be told:
+
+| flag (`aigc train`, `eval`, `stats`) | environment variable | meaning |
+|---|---|---|
+| `--coordinator HOST:PORT` | `AIGC_COORDINATOR` | where process 0 listens (reachable from every host) |
+| `--num-processes N` | `AIGC_NUM_PROCESSES` | how many processes take part |
+| `--process-id I` | `AIGC_PROCESS_ID` | this process, 0 <= I < N |
+| `--distributed auto` | `AIGC_DISTRIBUTED=auto` | let `jax.distributed.initialize()` find all three (Cloud TPU, SLURM, Open MPI) |
+| `--peer-timeout S` | `AIGC_PEER_TIMEOUT` | seconds without a heartbeat before a peer counts as dead (default 60) |
+
+Flags win over the environment. With none of them set, nothing is joined and the
+process runs alone, exactly as it would without this module.
+
+A dead peer: a watchdog thread in each process notices, within the peer timeout (about
+twice it for processes other than 0), that a process stopped beating; each survivor
+prints one line naming the lost process and exits with status 3 (`os._exit`: its main
+thread may be blocked inside a collective that will never complete, so raising an
+exception could not end it). JAX's default is to abort later with a stack trace.
+
+On CPU, collectives across processes go through gloo (set before joining; harmless on
+GPU and TPU, whose collectives are NCCL and ICI).
+"""
+
+import contextlib
+import dataclasses
+import os
+import re
+import sys
+
+from aigc_jax.errors import UserError
+
+ENV_COORDINATOR = "AIGC_COORDINATOR"
+ENV_NUM_PROCESSES = "AIGC_NUM_PROCESSES"
+ENV_PROCESS_ID = "AIGC_PROCESS_ID"
+ENV_MODE = "AIGC_DISTRIBUTED"
+ENV_PEER_TIMEOUT = "AIGC_PEER_TIMEOUT"
+MODES = ("off", "auto")
+DEFAULT_PEER_TIMEOUT = 60
+# How long a process waits for all the others to reach the coordinator.
+JOIN_TIMEOUT = 300
+# The exit status of a process that lost a peer (2 is a user error, 128+ a signal).
+LOST_PEER_STATUS = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """How to join: explicit (coordinator, num_processes, process_id) or `auto`."""
+  coordinator: str | None
+  num_processes: int | None
+  process_id: int | None
+  auto: bool
+  peer_timeout: int
+
+
+def _int(value, name: str):
+  if value is None or isinstance(value, int):
+    return value
+  try:
+    return int(value)
+  except ValueError:
+    raise UserError(f"{name} must be an integer, got {value!r}") from None
+
+
+def settings(coordinator=None, num_processes=None, process_id=None, mode=None, peer_timeout=None,
+             environ=None) -> Settings | None:
+  """The join settings from flags (given values) and else the environment; None to run
+  alone. A half-given set (a coordinator without a process id, say), an id out of range
+  or an address without a port is a one-line UserError."""
+  env = os.environ if environ is None else environ
+  coordinator = coordinator or env.get(ENV_COORDINATOR) or None
+  num_processes = _int(num_processes if num_processes is not None else env.get(ENV_NUM_PROCESSES) or None,
+                       "--num-processes")
+  process_id = _int(process_id if process_id is not None else env.get(ENV_PROCESS_ID) or None, "--process-id")
+  mode = mode or env.get(ENV_MODE) or "off"
+  peer_timeout = _int(peer_timeout if peer_timeout is not None else env.get(ENV_PEER_TIMEOUT) or None,
+                      "--peer-timeout")
+  peer_timeout = DEFAULT_PEER_TIMEOUT if peer_timeout is None else peer_timeout
+  if mode not in MODES:
+    raise UserError(f"--distributed must be one of {', '.join(MODES)}, got {mode!r}")
+  if peer_timeout < 1:
+    raise UserError(f"--peer-timeout must be at least 1 second, got {peer_timeout}")
+  explicit = {"--coordinator": coordinator, "--num-processes": num_processes, "--process-id": process_id}
+  given = [k for k, v in explicit.items() if v is not None]
+  if mode == "off" and not given:
+    return None
+  if mode == "off" and len(given) < 3:
+    missing = ", ".join(k for k in explicit if k not in given)
+    raise UserError(f"a multi-process run needs --coordinator, --num-processes and --process-id (or "
+                    f"--distributed auto); missing {missing}")
+  if coordinator is not None and not re.fullmatch(r"\[?[^\s\]]+\]?:\d{1,5}", coordinator):
+    raise UserError(f"--coordinator must be HOST:PORT, got {coordinator!r}")
+  if num_processes is not None and num_processes < 1:
+    raise UserError(f"--num-processes must be at least 1, got {num_processes}")
+  if process_id is not None and num_processes is not None and not 0 <= process_id < num_processes:
+    raise UserError(f"--process-id must be in 0..{num_processes - 1}, got {process_id}")
+  return Settings(coordinator, num_processes, process_id, mode == "auto", peer_timeout)
+
+
+def _die(message: str):
+  sys.stderr.write(f"aigc: error: process {_joined.get('process_id', '?')}: {message}; stopping (a training "
+                   f"run resumes from its last checkpoint with the same command)\n")
+  sys.stderr.flush()
+  os._exit(LOST_PEER_STATUS)
+
+
+class _Watchdog:
+  """Each process's heartbeat in the coordinator's key-value store, and the check on it.
+
+  Every `timeout / 10` s each process bumps its counter `aigc_alive/<id>`. Process 0
+  watches every counter: one that has not moved for `timeout` s is a dead process,
+  which it names under `aigc_lost` before exiting. The others watch `aigc_lost` (and
+  exit naming the same process) and the store itself: if it cannot be reached for
+  `timeout` s, process 0 (the coordinator) is gone. So every survivor exits within
+  about the timeout, with one line. A process that stops on an error says so under
+  `aigc_lost` itself (`exit_together`), and the others exit at their next look. JAX's own heartbeat (set longer) would abort
+  the process with a stack trace instead; its failure callback cannot be used from
+  Python (jaxlib 0.10 raises std::bad_cast converting the status).
+  """
+
+  def __init__(self, client, me: int, count: int, timeout: int):
+    self.client, self.me, self.count, self.timeout = client, me, count, timeout
+    self.stopping = False
+
+  def start(self):
+    import atexit
+    import threading
+    atexit.register(self.stop)  # Runs before JAX's shutdown barrier (atexit is LIFO).
+    threading.Thread(target=self._run, name="aigc-watchdog", daemon=True).start()
+
+  def stop(self):
+    self.stopping = True
+    try:
+      self.client.key_value_set(f"aigc_alive/{self.me}", "done", allow_overwrite=True)
+    except Exception:  # noqa: BLE001  (the store may be gone already; nothing to tell)
+      pass
+
+  def _run(self):
+    import time
+    period = max(0.2, self.timeout / 10)
+    seen, last_ok, beat = {}, time.monotonic(), 0
+    while not self.stopping:
+      now = time.monotonic()
+      try:
+        beat += 1
+        self.client.key_value_set(f"aigc_alive/{self.me}", str(beat), allow_overwrite=True)
+        lost = dict(self.client.key_value_dir_get("aigc_lost")).get("aigc_lost")
+        if lost is None and self.me == 0:
+          values = dict(self.client.key_value_dir_get("aigc_alive/"))
+          for i in range(1, self.count):
+            value = values.get(f"aigc_alive/{i}")
+            if i not in seen or (value is not None and seen[i][0] != value):
+              seen[i] = value, now
+          silent = [str(i) for i in range(1, self.count) if seen[i][0] != "done" and now - seen[i][1] > self.timeout]
+          if silent:
+            lost = f"process {', '.join(silent)} stopped responding for more than {self.timeout} s"
+            self.client.key_value_set("aigc_lost", lost, allow_overwrite=True)
+        if lost and not self.stopping:
+          _die(lost)
+        last_ok = now
+      except Exception:  # noqa: BLE001  (any failure to reach the store)
+        if now - last_ok > self.timeout and not self.stopping:
+          _die(f"lost the coordinator (process 0) for more than {self.timeout} s")
+      time.sleep(period)
+
+  def tell(self, what: str):
+    """Tells the other processes that this one stops (they exit naming it)."""
+    try:
+      self.client.key_value_set("aigc_lost", f"process {self.me} {what}", allow_overwrite=True)
+    except Exception:  # noqa: BLE001
+      pass
+
+
+_joined: dict = {}
+
+
+def initialize(s: Settings | None):
+  """Joins the run that `s` describes (nothing when `s` is None); call before anything
+  else touches JAX's devices. Returns (process_index, process_count)."""
+  import jax
+  if s is None:
+    return 0, 1
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  _joined.update(process_id=s.process_id)
+  try:
+    # JAX's own heartbeat is the backstop, later than the watchdog's (see `_Watchdog`).
+    jax.distributed.initialize(
+        coordinator_address=s.coordinator, num_processes=s.num_processes, process_id=s.process_id,
+        initialization_timeout=JOIN_TIMEOUT, heartbeat_timeout_seconds=3 * s.peer_timeout + 30)
+  except (RuntimeError, ValueError) as e:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise UserError(f"could not join the multi-process run at {s.coordinator or 'the detected coordinator'}: "
+                    f"{first[:300]}") from None
+  from jax._src import distributed as jax_distributed
+  _joined["process_id"] = jax.process_index()
+  _joined["watchdog"] = _Watchdog(jax_distributed.global_state.client, jax.process_index(), jax.process_count(),
+                                  s.peer_timeout)
+  _joined["watchdog"].start()
+  return jax.process_index(), jax.process_count()
+
+
+@contextlib.contextmanager
+def exit_together(command: str):
+  """Around a command's work: alone, nothing. Across processes, a process that stops
+  early (a user error, a bug, a signal) must not wait for the others at JAX's shutdown
+  barrier while they wait for it in a collective: it prints its message as `aigc` would,
+  tells the others (who exit naming it) unless all stop together on a signal, and exits
+  at once with `aigc`'s status (2 user error, 1 bug, 128 + signal)."""
+  watchdog = _joined.get("watchdog")
+  if watchdog is None:
+    yield
+    return
+  from aigc_jax.errors import Interrupted
+  try:
+    yield
+  except Interrupted as e:
+    status, line, what = 128 + e.signum, f"aigc {command}: {e}", None
+  except UserError as e:
+    status, line, what = 2, f"aigc {command}: error: {e}", f"stopped with an error: {e}"
+  except KeyboardInterrupt:
+    status, line, what = 130, f"aigc {command}: interrupted", "was interrupted"
+  except Exception as e:  # noqa: BLE001  (a bug: keep its traceback)
+    import traceback
+    traceback.print_exc()
+    status, line, what = 1, "", f"failed with {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+  else:
+    return
+  watchdog.stopping = True  # Before telling: its own thread must not take the news for a peer's.
+  if what:
+    watchdog.tell(what)
+  watchdog.stop()
+  if line:
+    sys.stderr.write(line + "\n")
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(status)
+
+
+def is_multiprocess() -> bool:
+  import jax
+  return jax.process_count() > 1
+
+
+def is_main() -> bool:
+  """Whether this process writes files and prints results (process 0)."""
+  import jax
+  return jax.process_index() == 0
+
+
+def agree(flag: bool) -> bool:
+  """True on every process if `flag` is true on any (one small collective; a plain bool
+  when alone). What keeps processes in step when only some of them saw an event, a
+  signal say."""
+  import jax
+  if jax.process_count() == 1:
+    return bool(flag)
+  import numpy as np
+  from jax.experimental import multihost_utils
+  return bool(np.any(multihost_utils.process_allgather(np.asarray([bool(flag)]))))
+
+
+def broadcast_error(message: str | None):
+  """Raises UserError(message) on every process if process 0 has a message (checks that
+  only process 0 makes, such as taking the workdir's lock); a no-op when alone."""
+  import jax
+  if jax.process_count() == 1:
+    if message:
+      raise UserError(message)
+    return
+  import numpy as np
+  from jax.experimental import multihost_utils
+  data = np.zeros(512, np.uint8)
+  if message:
+    raw = message.encode()[:512]
+    data[:len(raw)] = np.frombuffer(raw, np.uint8)
+  data = np.asarray(multihost_utils.broadcast_one_to_all(data))
+  text = bytes(data).rstrip(b"\0").decode(errors="replace")
+  if text:
+    raise UserError(text if jax.process_index() == 0 else f"process 0: {text}")
+
+
+def sync(name: str):
+  """Waits until every process has reached `sync(name)` (a no-op when alone)."""
+  import jax
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices(name)
+
+
+def devices_by_process():
+  """All devices, those of process 0 first, then process 1's, ...: the order in which a
+  1-D mesh gives each process one contiguous block of rows of a global batch (what
+  `jax.make_array_from_process_local_data` needs, and what the data pipeline reads).
+  Within a process the order is `jax.devices()`'s (a stable sort), so alone this is
+  `jax.devices()` itself."""
+  import jax
+  return sorted(jax.devices(), key=lambda d: d.process_index)
+
+
+def chunked_apply(fn, *arrays, chunk: int):
+  """`train.chunked.chunked_apply` across processes: the same result on every process,
+  each process computing its share.
+
+  Chunks of `chunk` examples (rounded up to a multiple of the global device count) are
+  made global arrays split over all devices; every process passes its rows of each
+  chunk (the inputs are the same on every process), runs `fn` on the global chunk, and
+  the outputs are gathered back to every process. The last chunk is padded with its last
+  example and the padding dropped, so every process runs the same programs the same
+  number of times and no example is dropped or counted twice. `fn` must treat examples
+  independently (every inference path here does).
+  """
+  import jax
+  import numpy as np
+  from jax.experimental import multihost_utils
+  from jax.sharding import Mesh, NamedSharding, PartitionSpec
+  mesh = Mesh(np.asarray(devices_by_process()), ("data",))
+  pcount, pindex = jax.process_count(), jax.process_index()
+  n = len(next(a for a in arrays if a is not None))
+  chunk = max(1, min(chunk, n))
+  chunk = -(-chunk // mesh.size) * mesh.size
+  rows = chunk // pcount
+  data = NamedSharding(mesh, PartitionSpec("data"))
+
+  def part(a, i):
+    a = np.asarray(a[i:i + chunk])
+    pad = np.concatenate([a, np.repeat(a[-1:], chunk - len(a), axis=0)]) if len(a) < chunk else a
+    return jax.make_array_from_process_local_data(data, pad[pindex * rows:(pindex + 1) * rows])
+
+  outs = []
+  for i in range(0, n, chunk):
+    out = fn(*[None if a is None else part(a, i) for a in arrays])
+    keep = min(chunk, n - i)
+    outs.append(jax.tree.map(lambda x: np.asarray(multihost_utils.process_allgather(x, tiled=True))[:keep], out))
+  return jax.tree.map(lambda *xs: np.concatenate(xs), *outs)
