@@ -107,17 +107,16 @@ def caption(digit: int, thickness: int, slant: int, rng: np.random.Generator) ->
   return template.format(n=number, t=t[rng.integers(len(t))], s=s[rng.integers(len(s))])
 
 
-def split_captions(split: str) -> tuple[tuple[tuple[str, ...], ...], np.ndarray]:
-  """The captions of a `digits` split: (CAPTIONS_PER_IMAGE captions of each image, in
-  the split's order; int [N, 3] of each image's (digit, thickness level, slant level))."""
-  from aigc_jax.data import digits
-  images, labels = digits.load_digits_arrays()
-  idx = digits.split_indices()[split]
-  thickness, slant = train_stats().levels(images[idx], labels[idx])
-  rng = np.random.default_rng([CAPTION_SEED, {"train": 0, "test": 1}[split]])
+def captions_for(images_uint8, labels, seed: int) -> tuple[tuple[tuple[str, ...], ...], np.ndarray]:
+  """Captions of digit images uint8 [N, H, W, 1] with labels [N]: (CAPTIONS_PER_IMAGE
+  captions of each image, drawn with `seed`; int [N, 3] of each image's (digit,
+  thickness level, slant level))."""
+  labels = np.asarray(labels)
+  thickness, slant = train_stats().levels(images_uint8, labels)
+  rng = np.random.default_rng([CAPTION_SEED, seed])
   captions = tuple(tuple(caption(int(d), int(t), int(s), rng) for _ in range(CAPTIONS_PER_IMAGE))
-                   for d, t, s in zip(labels[idx], thickness, slant))
-  return captions, np.stack([labels[idx], thickness, slant], axis=1)
+                   for d, t, s in zip(labels, thickness, slant))
+  return captions, np.stack([labels, thickness, slant], axis=1)
 
 
 def attribute_group(attributes) -> np.ndarray:
