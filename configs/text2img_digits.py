@@ -25,7 +25,7 @@ def get_config(variant: str = ""):
   """`variant`: "+"-separated names of `VARIANTS` ("smoke" is a tiny config for tests)."""
   config = common.get_config()
   config.task = "text2img"
-  config.num_steps = 2000
+  config.num_steps = 1500
   config.batch_size = 64
   config.log_every = 50
   config.sample_every = 500

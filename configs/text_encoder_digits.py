@@ -23,11 +23,11 @@ def get_config(variant: str = ""):
   """`variant`: "+"-separated names of `VARIANTS` ("smoke" is a tiny config for tests)."""
   config = common.get_config()
   config.task = "text_encoder"
-  config.num_steps = 1500
+  config.num_steps = 600
   config.batch_size = 64
   config.log_every = 50
-  config.sample_every = 500
-  config.checkpoint_every = 500
+  config.sample_every = 300
+  config.checkpoint_every = 300
   config.num_grid_samples = 100  # 10 prompts x their 10 best test images.
 
   config.data = common.digits_data(resolution=16)
