@@ -44,7 +44,8 @@ error. `gaussian_crf` computes in float32 (float64 if given float64 inputs, as i
 
 Entry points: `gaussian_crf` (the contract), `CRFLayer` (a Flax module with learnable,
 positive lam, theta_a, theta_b, for the last layer of a generator), `refine` (fixed
-parameters, after the fact, jitted), `CRFOptions` (the parsed `model.crf` block), and
+parameters, after the fact, jitted), `CRFOptions` (the layer's options), `CRFBlock` (the
+parsed `model.crf` config block: `enabled` and those options), and
 `near_guide_edges` (where to measure the CRF's effect).
 """
 
@@ -297,6 +298,31 @@ class CRFOptions:
     if unknown:
       raise UserError(f"unknown crf key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(names))}")
     return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class CRFBlock:
+  """The `model.crf` config block of a generator that can end in a CRF (pix2pix's U-Net,
+  the restoration network), parsed by `aigc_jax.options.parse`: `enabled` says whether
+  the generator ends in a `CRFLayer`; the other keys are `CRFOptions`' (the learnable
+  parameters' starting values)."""
+  enabled: bool
+  lam: float
+  theta_a: float
+  theta_b: float
+  window: int
+  iterations: int
+  learnable: bool
+
+  def options(self) -> CRFOptions | None:
+    """The layer's options, or None when the generator has no CRF."""
+    if not self.enabled:
+      return None
+    return CRFOptions(lam=self.lam, theta_a=self.theta_a, theta_b=self.theta_b, window=self.window,
+                      iterations=self.iterations, learnable=self.learnable)
+
+  def check(self):
+    self.options()  # CRFOptions checks its values.
 
 
 # ------------------------------------------------------------------------ Flax layer

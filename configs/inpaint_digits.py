@@ -12,7 +12,8 @@ strokes, with L1 on the holes plus a small PatchGAN adversarial term
 Expected (README, docs/restoration.md): the model beats non-local means and mean fill
 in PSNR and SSIM, over the holes and over the whole image, within ten minutes on a
 2-core CPU. Variants: `:denoise` (noise sigma 0.2, see configs/denoise_digits.py),
-`:smoke` (tiny, for tests).
+`:crf` (the network ends in a learnable Gaussian CRF guided by the corrupted image,
+docs/restoration.md), `:smoke` (tiny, for tests).
 """
 
 import ml_collections
@@ -41,6 +42,17 @@ def get_config(variant: str = ""):
   config.model.dilations = (1, 2)
   config.model.d_features = 32  # The PatchGAN discriminator's first width.
   config.model.d_layers = 1  # Its stride-2 layers; 1 gives 6x6 patches on 16x16 images.
+  # An optional last layer: a Gaussian CRF guided by the corrupted image (aigc_jax.crf),
+  # trained end to end; the `crf` variant enables it. The values are the starting ones
+  # of the learnable lam, theta_a, theta_b.
+  config.model.crf = ml_collections.ConfigDict()
+  config.model.crf.enabled = False
+  config.model.crf.lam = 1.0
+  config.model.crf.theta_a = 2.0  # Pixels.
+  config.model.crf.theta_b = 0.3  # Guide units ([-1, 1] scale).
+  config.model.crf.window = 5
+  config.model.crf.iterations = 10
+  config.model.crf.learnable = True
 
   # Holes drawn for training (one kind per image, uniformly) and for `aigc eval`.
   config.mask = ml_collections.ConfigDict()
@@ -86,6 +98,11 @@ def _denoise(config):
   config.nlmeans.h = 0.2
 
 
+def _crf(config):
+  """The network ends in a Gaussian CRF guided by the corrupted image, trained end to end."""
+  config.model.crf.enabled = True
+
+
 def _smoke(config):
   config.num_steps = 4
   config.batch_size = 8
@@ -98,4 +115,4 @@ def _smoke(config):
   config.model.dilations = (2,)
 
 
-VARIANTS = {"smoke": _smoke, "denoise": _denoise}
+VARIANTS = {"smoke": _smoke, "denoise": _denoise, "crf": _crf}

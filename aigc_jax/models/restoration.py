@@ -15,12 +15,19 @@ artifacts, and XLA on CPU is slow on input-dilated convolutions) and joins each 
 encoder features. There is no normalisation layer: outputs depend only on each input
 image, so a restored image never changes with what else is in the batch.
 
+With `crf` set (a `aigc_jax.crf.CRFOptions`), the tanh output is refined by a
+`aigc_jax.crf.CRFLayer` guided by the corrupted input image (the degraded image is the
+condition), trained end to end; without it the network and its parameters are exactly
+those of a network that never had the option.
+
 The discriminator of the adversarial loss is `aigc_jax.models.patchgan.PatchDiscriminator`.
 """
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from aigc_jax import crf as crf_lib
 
 
 class RestorationNet(nn.Module):
@@ -30,6 +37,7 @@ class RestorationNet(nn.Module):
   depth: int = 2  # Number of stride-2 downsamplings.
   dilations: tuple = (1, 2, 4)  # One residual 3x3 convolution per entry, at the bottom.
   dtype: jnp.dtype = jnp.float32  # The computation's dtype; parameters stay float32.
+  crf: crf_lib.CRFOptions | None = None  # A last CRF layer guided by `corrupted`, or none.
 
   @nn.compact
   def __call__(self, corrupted, mask):
@@ -52,7 +60,13 @@ class RestorationNet(nn.Module):
       x = jax.image.resize(x, (b, 2 * h, 2 * w, c), "nearest")
       x = act(conv(width, 3)(x))
       x = act(conv(width, 3)(jnp.concatenate([x, skip], axis=-1)))
-    return jnp.tanh(conv(self.channels, 3)(x)).astype(jnp.float32)
+    out = jnp.tanh(conv(self.channels, 3)(x)).astype(jnp.float32)
+    if self.crf is not None:
+      # The guide is the degraded image itself: its holes are mid grey (a flat region
+      # the refinement smooths across) and its noise makes guide distances noisy, which
+      # a learned theta_b can widen to ignore.
+      out = crf_lib.CRFLayer(self.crf, name="crf")(out, corrupted.astype(jnp.float32))
+    return out
 
 
 def multiple(depth: int) -> int:

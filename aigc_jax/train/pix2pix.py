@@ -54,34 +54,13 @@ class Pix2PixState:
 
 
 @dataclasses.dataclass(frozen=True)
-class CRFBlock:
-  """`config.model.crf`: whether the generator ends in a CRF, and its starting values."""
-  enabled: bool
-  lam: float
-  theta_a: float
-  theta_b: float
-  window: int
-  iterations: int
-  learnable: bool
-
-  def options(self) -> crf_lib.CRFOptions | None:
-    if not self.enabled:
-      return None
-    return crf_lib.CRFOptions(lam=self.lam, theta_a=self.theta_a, theta_b=self.theta_b, window=self.window,
-                              iterations=self.iterations, learnable=self.learnable)
-
-  def check(self):
-    self.options()  # CRFOptions checks its values.
-
-
-@dataclasses.dataclass(frozen=True)
 class Pix2PixModel:
   """`config.model`: U-Net width and normalisation, PatchGAN width and layers, the CRF."""
   ngf: int
   ndf: int
   n_layers_d: int
   norm: str
-  crf: CRFBlock
+  crf: crf_lib.CRFBlock
 
   def check(self):
     one_of(self.norm, unet.NORMS, "model.norm")

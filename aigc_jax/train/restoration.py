@@ -37,6 +37,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from aigc_jax import crf as crf_lib
 from aigc_jax import losses, options as options_lib
 from aigc_jax.data import pipeline, restoration_data
 from aigc_jax.models import patchgan
@@ -63,12 +64,14 @@ class RestorationState:
 
 @dataclasses.dataclass(frozen=True)
 class RestorationModel:
-  """`config.model`: the network's widths and depth, the PatchGAN's width and layers."""
+  """`config.model`: the network's widths and depth, the PatchGAN's width and layers, and
+  `crf`, an optional last CRF layer guided by the corrupted image."""
   features: int
   depth: int
   dilations: tuple[int, ...]
   d_features: int
   d_layers: int
+  crf: crf_lib.CRFBlock
 
   def check(self):
     require(min(self.features, self.depth, self.d_features, self.d_layers) >= 1 and min(self.dilations, default=1) >= 1,
@@ -139,7 +142,17 @@ class RestorationOptions:
 
 
 def parse(config) -> RestorationOptions:
+  if "model" in config and hasattr(config.model, "keys") and "crf" not in config.model:
+    # A run trained before `model.crf` existed: its network had no CRF. Said here, once,
+    # so that such workdirs still load; every shipped config writes the block out.
+    config = ml_collections.ConfigDict(config.to_dict() if hasattr(config, "to_dict") else dict(config))
+    config.model.crf = ml_collections.ConfigDict(dict(_NO_CRF))
   return options_lib.parse(RestorationOptions, config)
+
+
+# The `model.crf` of runs trained before the block existed (see `parse`).
+_NO_CRF = {"enabled": False, "lam": 1.0, "theta_a": 2.0, "theta_b": 0.3, "window": 5, "iterations": 10,
+           "learnable": True}
 
 
 # ------------------------------------------------------------------------ building
@@ -149,7 +162,8 @@ def build_models(opts: RestorationOptions):
   m = opts.model
   dtype = precision.compute_dtype(opts.run.compute_dtype)
   net = restoration_models.RestorationNet(
-      channels=opts.data.channels, features=m.features, depth=m.depth, dilations=m.dilations, dtype=dtype)
+      channels=opts.data.channels, features=m.features, depth=m.depth, dilations=m.dilations, dtype=dtype,
+      crf=m.crf.options())
   disc = patchgan.PatchDiscriminator(ndf=m.d_features, n_layers=m.d_layers, dtype=dtype)
   return net, disc
 
