@@ -282,6 +282,35 @@ def broadcast_error(message: str | None):
     raise UserError(text if jax.process_index() == 0 else f"process 0: {text}")
 
 
+def sum_over_processes(array):
+  """The sum over processes of a host numpy array (any shape and dtype, float64 kept
+  exact in transit: JAX would narrow it to float32), added in process order, so every
+  process gets the same bits; the array itself when alone."""
+  import jax
+  import numpy as np
+  array = np.ascontiguousarray(array)
+  if jax.process_count() == 1:
+    return array
+  from jax.experimental import multihost_utils
+  raw = array.reshape(-1).view(np.uint8)
+  gathered = np.asarray(multihost_utils.process_allgather(raw))  # [processes, bytes]
+  parts = [np.frombuffer(row.tobytes(), array.dtype).reshape(array.shape) for row in gathered]
+  total = parts[0].copy()
+  for part in parts[1:]:
+    total += part
+  return total
+
+
+def process_range(count: int) -> tuple[int, int]:
+  """This process's contiguous share [start, stop) of `count` items (the first
+  `count % processes` processes take one more)."""
+  import jax
+  pcount, pindex = jax.process_count(), jax.process_index()
+  base, extra = divmod(count, pcount)
+  start = pindex * base + min(pindex, extra)
+  return start, start + base + (pindex < extra)
+
+
 def sync(name: str):
   """Waits until every process has reached `sync(name)` (a no-op when alone)."""
   import jax
@@ -300,6 +329,16 @@ def devices_by_process():
   return sorted(jax.devices(), key=lambda d: d.process_index)
 
 
+def _whole(x):
+  """The global value of an output, as numpy, on every process."""
+  import jax
+  import numpy as np
+  if isinstance(x, jax.Array) and not x.is_fully_addressable:
+    from jax.experimental import multihost_utils
+    return np.asarray(multihost_utils.process_allgather(x))  # A global array: its whole value.
+  return np.asarray(x)
+
+
 def chunked_apply(fn, *arrays, chunk: int):
   """`train.chunked.chunked_apply` across processes: the same result on every process,
   each process computing its share.
@@ -314,7 +353,6 @@ def chunked_apply(fn, *arrays, chunk: int):
   """
   import jax
   import numpy as np
-  from jax.experimental import multihost_utils
   from jax.sharding import Mesh, NamedSharding, PartitionSpec
   mesh = Mesh(np.asarray(devices_by_process()), ("data",))
   pcount, pindex = jax.process_count(), jax.process_index()
@@ -333,5 +371,5 @@ def chunked_apply(fn, *arrays, chunk: int):
   for i in range(0, n, chunk):
     out = fn(*[None if a is None else part(a, i) for a in arrays])
     keep = min(chunk, n - i)
-    outs.append(jax.tree.map(lambda x: np.asarray(multihost_utils.process_allgather(x, tiled=True))[:keep], out))
+    outs.append(jax.tree.map(lambda x: _whole(x)[:keep], out))
   return jax.tree.map(lambda *xs: np.concatenate(xs), *outs)

@@ -136,11 +136,12 @@ def train_batches(config, start_step: int = 0, process_index: int | None = None,
   to_model = lambda image: pipeline.to_model_range(resize(image, d.load_size))
   streams = {}
   for domain in DOMAINS:
-    ds = domain_images(d, domain, "train")[pindex::pcount]
+    ds = domain_images(d, domain, "train")
     if len(ds) == 0:
-      raise UserError(f"domain {domain} has no training images for process {pindex} of {pcount}")
+      raise UserError(f"domain {domain} has no training images")
     ds = ds.shuffle(seed=_domain_seed(config.seed, domain)).repeat().map(to_model)
-    streams[domain] = ds.batch(config.batch_size // pcount, drop_remainder=True)
+    # This process's rows of each global batch (the same global batches for any count).
+    streams[domain] = pipeline.process_batches(ds, config.batch_size, pindex, pcount)
   steps = grain.MapDataset.range(start_step, 2**62).map(
       lambda i: {domain: stream[i] for domain, stream in streams.items()})
   # A few threads and a short queue: batches are small, and the host is shared.

@@ -389,10 +389,11 @@ def train_batches(data_config, *, batch_size: int, seed: int, start_step: int = 
   pindex = jax.process_index() if process_index is None else process_index
   if batch_size % pcount:
     raise UserError(f"batch_size {batch_size} is not divisible by the {pcount} processes")
-  ds = pairs(data_config, "train", data_config.load_size)[pindex::pcount]
+  ds = pairs(data_config, "train", data_config.load_size)
   if len(ds) == 0:
-    raise UserError(f"no training pairs for process {pindex} of {pcount}")
-  ds = ds.shuffle(seed=seed).repeat().map(_to_model).batch(batch_size // pcount, drop_remainder=True)
+    raise UserError("no training pairs")
+  # This process's rows of each global batch (the same global batches for any count).
+  ds = pipeline.process_batches(ds.shuffle(seed=seed).repeat().map(_to_model), batch_size, pindex, pcount)
   steps = grain.MapDataset.range(start_step, 2**62).map(lambda i: ds[i])
   return iter(steps.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=4)))
 

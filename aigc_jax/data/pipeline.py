@@ -110,6 +110,26 @@ def process_shard(process_index: int | None = None, process_count: int | None = 
           jax.process_count() if process_count is None else process_count)
 
 
+def process_batches(ds, batch_size: int, process_index: int | None = None, process_count: int | None = None):
+  """An endless stream of examples (shuffled, repeated, mapped) -> this process's part of
+  each global batch, as a `grain.MapDataset` of batches.
+
+  Global batch `i` is examples `[i * B, (i + 1) * B)` of `ds` (B = `batch_size`), whatever
+  the number of processes P; process p's batch `i` is its contiguous block of rows
+  `[p * B / P, (p + 1) * B / P)` (the block its devices hold in the mesh,
+  `train.sharding.make_mesh`). So the union over processes of their batches `i` is, row
+  for row, the batch one process would read, and a run's results do not depend on how
+  it is spread. Each process reads (and decodes) only its own rows.
+  """
+  pindex, pcount = process_shard(process_index, process_count)
+  check_batch_split(batch_size, pcount)
+  if pcount == 1:
+    return ds.batch(batch_size, drop_remainder=True)
+  rows = batch_size // pcount
+  local = grain.MapDataset.range(0, 2**62).map(lambda k: ds[(k // rows) * batch_size + pindex * rows + k % rows])
+  return local.batch(rows, drop_remainder=True)
+
+
 def validate(data_config):
   """Checks `config.data` once, when a config is loaded, without reading any image.
 
@@ -289,8 +309,10 @@ def make_dataset(data_config, split: str, *, batch_size: int, train: bool, seed:
     split: a tfds split name, e.g. "train" or "test".
     batch_size: the global batch size; each process reads `batch_size // process_count`.
     train: if true, the stream is shuffled with `seed` (differently each epoch), repeats
-      forever and drops the last partial batch; otherwise it is one ordered pass with the
-      last batch kept.
+      forever and drops the last partial batch, and each process reads its rows of every
+      global batch (`process_batches`: the global batches do not depend on the number of
+      processes); otherwise it is one ordered pass with the last batch kept, each process
+      reading every `process_count`-th example.
     seed: the shuffle seed.
     process_index, process_count: this process's shard; default `jax.process_index()` and
       `jax.process_count()`.
@@ -305,20 +327,20 @@ def make_dataset(data_config, split: str, *, batch_size: int, train: bool, seed:
   pindex, pcount = process_shard(process_index, process_count)
   check_batch_split(batch_size, pcount)
   ds = grain.MapDataset.source(builder.as_data_source(split=split))
-  ds = ds[pindex::pcount]  # Each process reads its own disjoint shard.
-  if train and len(ds) < batch_size // pcount:
-    raise UserError(f"{len(ds)} training images (per process) are fewer than one batch of "
-                    f"{batch_size // pcount}; lower --config.batch_size or add images")
   preprocess = _preprocess(data_config, train)
   if train:
+    # One global stream, each process reading its rows of every global batch.
+    if len(ds) < batch_size:
+      raise UserError(f"{len(ds)} training images are fewer than one batch of {batch_size}; "
+                      f"lower --config.batch_size or add images")
     ds = ds.shuffle(seed=seed).repeat()
     if data_config.get("resize", "resize") == "random_crop":
       ds = ds.random_map(preprocess, seed=seed)
     else:
       ds = ds.map(preprocess)
-  else:
-    ds = ds.map(preprocess)
-  return ds.batch(batch_size // pcount, drop_remainder=train)
+    return process_batches(ds, batch_size, pindex, pcount)
+  ds = ds[pindex::pcount]  # One ordered pass: each process its own disjoint shard.
+  return ds.map(preprocess).batch(batch_size // pcount, drop_remainder=False)
 
 
 def train_batches(data_config, *, batch_size: int, seed: int, start_step: int = 0, prefetch: int = READ_AHEAD):

@@ -65,10 +65,11 @@ def train_batches(config, start_step: int = 0):
     return ({"image": batch["image"]} for batch in stream)
   pindex, pcount = pipeline.process_shard()
   pipeline.check_batch_split(config.batch_size, pcount)
-  crops = _photo_crops(d, "train")[pindex::pcount]
+  crops = _photo_crops(d, "train")
   ds = grain.MapDataset.source(list(crops)).shuffle(seed=config.seed).repeat()
   ds = ds.map(lambda image: {"image": pipeline.to_model_range(image)})
-  return pipeline.batches_from(ds.batch(config.batch_size // pcount, drop_remainder=True), start_step)
+  # This process's rows of each global batch (the same global batches for any count).
+  return pipeline.batches_from(pipeline.process_batches(ds, config.batch_size, pindex, pcount), start_step)
 
 
 def test_images(config, num: int | None = None) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 import optax
 from flax import traverse_util
 
-from aigc_jax import images as images_lib
+from aigc_jax import distributed, images as images_lib
 from aigc_jax.data import augment, pipeline
 
 RESOLUTION = 16
@@ -62,6 +62,9 @@ def _apply(params, x):
 def classify(params, images_uint8: np.ndarray, batch_size: int = 500):
   """uint8 images -> (logits [N, 10], features [N, 128]) as float64 numpy arrays."""
   x = prepare(images_uint8)
+  if distributed.is_multiprocess():  # Each process classifies its share; all get the whole.
+    logits, features = distributed.chunked_apply(lambda b: _apply(params, b), x, chunk=batch_size)
+    return logits.astype(np.float64), features.astype(np.float64)
   outs = [_apply(params, x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
   logits = np.concatenate([np.asarray(o[0]) for o in outs]).astype(np.float64)
   features = np.concatenate([np.asarray(o[1]) for o in outs]).astype(np.float64)
@@ -85,7 +88,7 @@ def real_digits(split: str, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
   """(uint8 images [N, 16, 16, 1], labels [N]) of a digits split, resized as in training."""
   from ml_collections import ConfigDict
   cfg = ConfigDict({"name": "digits", "data_dir": data_dir, "resolution": RESOLUTION, "channels": 1})
-  ds = pipeline.make_dataset(cfg, split, batch_size=10_000, train=False)
+  ds = pipeline.make_dataset(cfg, split, batch_size=10_000, train=False, process_index=0, process_count=1)
   batch = ds[0]
   return pipeline.to_uint8(batch["image"]), np.asarray(batch["label"])
 

@@ -9,6 +9,8 @@ examples independently (no batch statistics), which every inference path here do
 import jax
 import numpy as np
 
+from aigc_jax import distributed
+
 
 def pad_to(a, size: int) -> np.ndarray:
   """[n, ...] -> [size, ...] with the last example repeated (n <= size, n >= 1)."""
@@ -24,6 +26,8 @@ def chunked_apply(fn, *arrays, chunk: int):
   Returns what `fn` returns (an array or a pytree of arrays) as numpy, concatenated over
   the N examples: exactly `fn(*arrays)` for a per-example `fn`, with one compilation.
   """
+  if distributed.is_multiprocess():  # Each process computes its share; all get the whole.
+    return distributed.chunked_apply(fn, *arrays, chunk=chunk)
   n = len(next(a for a in arrays if a is not None))
   chunk = max(1, min(chunk, n))
   outs = []

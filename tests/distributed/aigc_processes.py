@@ -64,7 +64,7 @@ def started(args, *, processes: int, devices: int, log_dir, via_env: bool = Fals
       p.wait()
 
 
-def run(args, *, processes: int, devices: int, log_dir, timeout: float = 240, **kwargs) -> list[Result]:
+def run(args, *, processes: int, devices: int, log_dir, timeout: float = 900, **kwargs) -> list[Result]:
   """Runs `aigc ARGS` to the end on `processes` x `devices`; one Result per process."""
   os.makedirs(log_dir, exist_ok=True)
   with started(args, processes=processes, devices=devices, log_dir=log_dir, **kwargs) as (procs, files):

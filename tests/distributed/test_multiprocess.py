@@ -136,7 +136,7 @@ def test_killed_peer_stops_the_other_with_one_line(tmp_path):
   workdir = str(tmp_path / "run")
   args = [*GAN, "--workdir", workdir, "--config.num_steps=100000", "--config.checkpoint_every=100000"]
   with procs.started(args, processes=2, devices=2, log_dir=str(tmp_path), peer_timeout=peer_timeout) as (ps, files):
-    _wait_for(os.path.join(workdir, "metrics.jsonl"), ps, 240)  # Both are training.
+    _wait_for(os.path.join(workdir, "metrics.jsonl"), ps, 900)  # Both are training.
     ps[1].kill()
     killed = time.monotonic()
     ps[0].wait(timeout=peer_timeout + 30)
@@ -153,7 +153,7 @@ def test_sigterm_to_one_process_stops_both_with_one_checkpoint(tmp_path):
   workdir = str(tmp_path / "run")
   args = [*GAN, "--workdir", workdir, "--config.num_steps=100000", "--config.checkpoint_every=100000"]
   with procs.started(args, processes=2, devices=2, log_dir=str(tmp_path)) as (ps, files):
-    _wait_for(os.path.join(workdir, "metrics.jsonl"), ps, 240)
+    _wait_for(os.path.join(workdir, "metrics.jsonl"), ps, 900)
     ps[1].send_signal(signal.SIGTERM)
     for p in ps:
       p.wait(timeout=120)
