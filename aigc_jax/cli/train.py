@@ -30,6 +30,10 @@ def register(subparsers):
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--labels", default=None, help="comma-separated class labels (conditional runs)")
   p.add_argument("--attributes", default=None, help="comma-separated attribute names (conditional runs)")
+  p.add_argument("--steps", type=int, default=None,
+                 help="diffusion runs: sampler steps (Heun: 2 * steps - 1 network evaluations)")
+  p.add_argument("--guidance", type=float, default=None,
+                 help="class-conditional diffusion runs: guidance scale g (1: conditional, 0: unconditional)")
   p.set_defaults(func=_sample)
 
   p = subparsers.add_parser("eval", help="evaluate a trained run; prints one JSON object")
@@ -46,6 +50,9 @@ def register(subparsers):
                  help="VAE runs: importance samples k of the test log-likelihood bound")
   p.add_argument("--mask-type", default=None,
                  help="inpainting runs: the test masks, center (default), boxes or strokes")
+  p.add_argument("--steps", type=int, default=None, help="diffusion runs: sampler steps")
+  p.add_argument("--guidance", type=float, default=None,
+                 help="class-conditional diffusion runs: guidance scale g (default the config's, 1)")
   p.set_defaults(func=_eval)
 
 
@@ -85,24 +92,27 @@ def _sample(args):
     raise UserError("--num must be at least 1")
   run = inference.load(args.workdir)
   labels, attributes = _split_list(args.labels), _split_list(args.attributes)
+  settings = {"steps": args.steps, "guidance": args.guidance}  # Family options (diffusion).
   if args.out_dir:
     from aigc_jax.data import export
     paths = export.export_samples(
-        lambda k, n, names: inference.sample(run, k, n, labels=names or labels, attributes=attributes),
+        lambda k, n, names: inference.sample(run, k, n, labels=names or labels, attributes=attributes,
+                                             **settings),
         args.out_dir, args.num, jax.random.key(args.seed), () if labels else _class_names(run))
     print(f"wrote {len(paths)} samples to {args.out_dir}")
     return 0
-  samples = inference.sample(run, jax.random.key(args.seed), args.num, labels=labels, attributes=attributes)
+  samples = inference.sample(run, jax.random.key(args.seed), args.num, labels=labels, attributes=attributes,
+                             **settings)
   images.save_grid(samples, args.out)
   print(f"wrote {args.num} samples to {args.out}")
   return 0
 
 
 def _class_names(run):
-  """The class names of a class-conditional GAN or VAE run (one sub-folder each), else ()."""
+  """The class names of a class-conditional GAN, VAE or diffusion run (one sub-folder each), else ()."""
   model = run.config.get("model", {})
   conditional = (model.get("conditioning") == "class" if run.config.task == "gan"
-                 else run.config.task == "vae" and model.get("num_classes"))
+                 else run.config.task in ("vae", "diffusion") and model.get("num_classes"))
   if not conditional:
     return ()
   from aigc_jax.data import pipeline
@@ -118,7 +128,8 @@ def _eval(args):
   run = inference.load(args.workdir)
   result = evaluation.evaluate(
       run, num_samples=args.num_samples, seed=args.seed, metrics=_split_list(args.metrics), ref=args.ref,
-      inception_weights=args.inception_weights, iwae_samples=args.iwae_samples, mask_type=args.mask_type)
+      inception_weights=args.inception_weights, iwae_samples=args.iwae_samples, mask_type=args.mask_type,
+      steps=args.steps, guidance=args.guidance)
   json.dump(result, sys.stdout, sort_keys=True)
   sys.stdout.write("\n")
   return 0
