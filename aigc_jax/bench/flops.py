@@ -1,5 +1,6 @@
-"""Floating-point work of the bench rows: the DCGAN step's useful work, counted from the
-architecture, and XLA's count for the other rows (`xla_flops`).
+"""Floating-point work of the bench rows: the useful work of the DCGAN step and of the
+diffusion U-Net's step and sampler, counted from the architectures, and XLA's count for
+the other rows (`xla_flops`).
 
 XLA's own cost analysis counts what the compiled program does, including the zeros that
 a transposed convolution lowered as an input-dilated convolution multiplies; the count
@@ -7,6 +8,8 @@ here is the work a step needs: 2 FLOPs per multiply-add of every convolution who
 operands are data (taps that fall on padding are not counted), for the forward passes
 and the backward passes that the update actually requires.
 """
+
+from typing import NamedTuple
 
 from aigc_jax.models import dcgan
 
@@ -79,3 +82,91 @@ def xla_flops(jitted, *args):
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = (cost or {}).get("flops")
   return float(flops) if flops and flops > 0 else None
+
+
+class UNetMacs(NamedTuple):
+  """Per-image multiply-adds of one forward pass of the diffusion U-Net.
+
+  total: every convolution, dense layer and attention product; first_conv: the input
+  convolution's (its input needs no gradient); attention: the two products q k^T and
+  weights v (no weights of their own)."""
+  total: int
+  first_conv: int
+  attention: int
+
+
+def _conv3x3_taps(size, stride):
+  """Data taps along one axis of a 3x3 'SAME' convolution over `size` positions, summed
+  over the outputs: stride 1 pads one each side, so 3 * size - 2 fall on data; stride 2
+  (XLA's 'SAME' on an even size pads one after) leaves size / 2 outputs, the last
+  losing one."""
+  return 3 * size - 2 if stride == 1 else 3 * (size // 2) - 1
+
+
+def unet_forward_macs(resolution, channels, base_channels=32, channel_mult=(1, 2, 2), num_res_blocks=2,
+                      attention_resolutions=(8,), num_classes=0, **_) -> UNetMacs:
+  """Multiply-adds of `aigc_jax.models.diffusion.UNet`'s forward pass for one image,
+  walking the same layout (other UNet keyword arguments are accepted and ignored); taps
+  on padding are not counted."""
+  emb_dim = 4 * base_channels
+  total, attention = 0, 0
+
+  def conv3(size, c_in, c_out, stride=1):
+    return _conv3x3_taps(size, stride) ** 2 * c_in * c_out
+
+  def res(size, c_in, c_out):
+    macs = conv3(size, c_in, c_out) + emb_dim * c_out + conv3(size, c_out, c_out)
+    return macs + (size * size * c_in * c_out if c_in != c_out else 0)
+
+  def attend(size, c):
+    n = size * size
+    return 4 * n * c * c, 2 * n * n * c  # (q, k, v and out projections; the two products)
+
+  total += base_channels * emb_dim + emb_dim * emb_dim  # The noise embedding's MLP.
+  first = conv3(resolution, channels, base_channels)
+  total += first
+  skips, c, size = [base_channels], base_channels, resolution
+  for level, mult in enumerate(channel_mult):
+    for _ in range(num_res_blocks):
+      total += res(size, c, base_channels * mult)
+      c = base_channels * mult
+      if size in attention_resolutions:
+        proj, prod = attend(size, c)
+        total, attention = total + proj + prod, attention + prod
+      skips.append(c)
+    if level < len(channel_mult) - 1:
+      total += conv3(size, c, c, stride=2)
+      size //= 2
+      skips.append(c)
+  proj, prod = attend(size, c)
+  total += 2 * res(size, c, c) + proj + prod
+  attention += prod
+  for level, mult in reversed(list(enumerate(channel_mult))):
+    for _ in range(num_res_blocks + 1):
+      total += res(size, c + skips.pop(), base_channels * mult)
+      c = base_channels * mult
+      if size in attention_resolutions:
+        proj, prod = attend(size, c)
+        total, attention = total + proj + prod, attention + prod
+    if level > 0:
+      size *= 2
+      total += conv3(size, c, c)
+  total += conv3(size, c, channels)
+  return UNetMacs(total, first, attention)
+
+
+def unet_step_flops(batch, **architecture) -> int:
+  """Useful FLOPs of one diffusion train step on `batch` images: the forward pass, the
+  weight gradients of every layer with weights and the activation gradients of all but
+  the input convolution (the attention products need two gradient products each, the
+  same work as their weight-free forward twice): 3 forward passes less the first layer."""
+  macs = unet_forward_macs(**architecture)
+  return 2 * batch * (3 * macs.total - macs.first_conv)
+
+
+def unet_sampling_flops(num, steps, method="heun", guided=False, **architecture) -> int:
+  """Useful FLOPs of drawing `num` samples: the forward passes of the sampler's network
+  evaluations (Heun 2 * steps - 1, Euler steps), twice where guidance batches both the
+  conditional and the unconditional branch (a scale other than 0 and 1)."""
+  evaluations = 2 * steps - 1 if method == "heun" else steps
+  return 2 * num * evaluations * (2 if guided else 1) * unet_forward_macs(**architecture).total

@@ -40,3 +40,38 @@ def test_generator_layers_by_hand_at_32x32():
 
 def test_step_flops_scale_with_batch():
   assert flops.dcgan_step_flops(256) == 2 * flops.dcgan_step_flops(128)
+
+
+DIGITS_UNET = dict(resolution=16, channels=1, base_channels=32, channel_mult=(1, 2), num_res_blocks=2,
+                   attention_resolutions=(8,), num_classes=10)
+
+
+def test_unet_count_matches_xla():
+  # XLA's cost analysis counts the data taps of a padded convolution (not those on the
+  # padding) plus the elementwise work (biases, GroupNorm, SiLU, softmax): the
+  # architecture's count must sit just below it.
+  from aigc_jax.models import diffusion
+  model = diffusion.UNet(**DIGITS_UNET)
+  x, c_noise, labels = jnp.zeros((2, 16, 16, 1)), jnp.zeros((2,)), jnp.zeros((2,), jnp.int32)
+  variables = jax.eval_shape(model.init, jax.random.key(0), x, c_noise, labels)
+  cost = jax.jit(model.apply).lower(variables, x, c_noise, labels).cost_analysis()
+  cost = cost[0] if isinstance(cost, list) else cost
+  counted = 2 * 2 * flops.unet_forward_macs(**DIGITS_UNET).total
+  assert counted <= cost["flops"] <= 1.05 * counted
+
+
+def test_unet_useful_count_by_hand_for_one_level():
+  # One level at 4x4, one block, 4 -> 4 channels, no attention but the middle's:
+  # embedding MLP 4*16 + 16*16; input conv (3*4-2)^2 * 1 * 4; the down path's block and
+  # the middle's two blocks each 2 convs of 10^2 * 4 * 4 plus 16 * 4 from the embedding;
+  # middle attention 4 * 16 * 4^2 + 2 * 16^2 * 4; two decoder blocks of 8 -> 4 channels
+  # (10^2 * 8 * 4 + 16 * 4 + 10^2 * 4 * 4 + a 1x1 skip 16 * 8 * 4); output conv 10^2 * 4 * 1.
+  arch = dict(resolution=4, channels=1, base_channels=4, channel_mult=(1,), num_res_blocks=1,
+              attention_resolutions=())
+  block = 2 * 100 * 16 + 64
+  decoder_block = 100 * 32 + 64 + 100 * 16 + 16 * 32
+  want = 64 + 256 + 100 * 4 + 3 * block + 4 * 16 * 16 + 2 * 256 * 4 + 2 * decoder_block + 100 * 4
+  macs = flops.unet_forward_macs(**arch)
+  assert macs == (want, 400, 2 * 256 * 4)
+  assert flops.unet_step_flops(3, **arch) == 2 * 3 * (3 * want - 400)
+  assert flops.unet_sampling_flops(5, 18, guided=True, **arch) == 2 * 5 * 35 * 2 * want
