@@ -30,6 +30,9 @@ def register(subparsers):
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--labels", default=None, help="comma-separated class labels (conditional runs)")
   p.add_argument("--attributes", default=None, help="comma-separated attribute names (conditional runs)")
+  p.add_argument("--prompt", action="append", default=None,
+                 help="text2img runs: a prompt (repeat the flag for several; the samples take them in turn)")
+  p.add_argument("--prompts-file", default=None, help="text2img runs: a text file of prompts, one per line")
   p.add_argument("--steps", type=int, default=None,
                  help="diffusion runs: sampler steps (Heun: 2 * steps - 1 network evaluations)")
   p.add_argument("--guidance", type=float, default=None,
@@ -90,9 +93,11 @@ def _sample(args):
   from aigc_jax import images, inference
   if args.num < 1:
     raise UserError("--num must be at least 1")
+  prompts = _prompts(args)
   run = inference.load(args.workdir)
   labels, attributes = _split_list(args.labels), _split_list(args.attributes)
   settings = {"steps": args.steps, "guidance": args.guidance}  # Family options (diffusion).
+  settings["prompts"] = prompts  # text2img.
   if args.out_dir:
     from aigc_jax.data import export
     paths = export.export_samples(
@@ -106,6 +111,29 @@ def _sample(args):
   images.save_grid(samples, args.out)
   print(f"wrote {args.num} samples to {args.out}")
   return 0
+
+
+def _prompts(args):
+  """The prompts of --prompt and --prompts-file, in that order (None if neither); only a
+  text2img run takes them."""
+  prompts = list(args.prompt or [])
+  if args.prompts_file:
+    try:
+      with open(args.prompts_file, encoding="utf-8") as f:
+        from_file = [line.strip() for line in f if line.strip()]
+    except OSError as e:
+      raise UserError(f"cannot read --prompts-file {args.prompts_file}: {e.strerror or e}") from e
+    if not from_file:
+      raise UserError(f"--prompts-file {args.prompts_file} holds no prompt (one per line)")
+    prompts += from_file
+  if not prompts:
+    return None
+  from aigc_jax import configlib
+  task = configlib.config_from_workdir(args.workdir).get("task")
+  if task != "text2img":
+    raise UserError(f"--prompt and --prompts-file are for text-conditional (text2img) runs; "
+                    f"{args.workdir!r} is a {task!r} run")
+  return prompts
 
 
 def _class_names(run):
