@@ -29,7 +29,7 @@ def get_config(variant: str = ""):
   config.batch_size = 64
   config.log_every = 50
   config.sample_every = 500
-  config.checkpoint_every = 500
+  config.checkpoint_every = 250
   config.num_grid_samples = 100  # A 10 x 10 grid: one row per digit's prompt.
 
   encoder = text_encoder_digits.get_config()
@@ -44,7 +44,7 @@ def get_config(variant: str = ""):
   config.model = ml_collections.ConfigDict()
   config.model.latent_dim = 100
   config.model.g_features = 64
-  config.model.d_features = 64
+  config.model.d_features = 32  # D sees 3B images a step (real, generated, mismatched).
   config.model.embed_dim = 32  # G's embedding of the sentence, joined to z.
   config.model.d_spectral_norm = True
 
