@@ -55,6 +55,7 @@ def main():
   config = configlib.load_config("dcgan_folder")
   config.data.path, config.data.data_dir = images, os.path.join(args.out, "data")
   t = time.perf_counter()
+  reused = os.path.isdir(folder.prepared_dir(folder.discover(images), config.data.data_dir))
   folder.prepare_for(config.data, progress=False)
   prep_s = time.perf_counter() - t
   workers_peak = peak_mib(resource.RUSAGE_CHILDREN)  # Before training starts any other child.
@@ -65,7 +66,7 @@ def main():
     next(stream)
   loader = args.loader_batches * config.batch_size / (time.perf_counter() - t)
   data_peak = peak_mib(resource.RUSAGE_SELF)  # Before training compiles anything.
-  step = float("nan")
+  step, step_s = float("nan"), float("nan")
   if args.steps:
     workdir = os.path.join(args.out, f"run_{args.num}_{os.getpid()}")
     config.num_steps, config.sample_every, config.checkpoint_every = 2, 10**9, 10**9
@@ -73,10 +74,12 @@ def main():
     config.num_steps = 2 + args.steps
     t = time.perf_counter()
     loop.train_and_evaluate(config, workdir, progress=False)
-    step = args.steps * config.batch_size / (time.perf_counter() - t)
-  print(f"images {args.num}: preparation {args.num / prep_s:.0f} img/s ({prep_s:.1f} s), "
-        f"loader {loader:.0f} img/s, train step {step:.0f} img/s; peak RSS {data_peak:.0f} MiB after preparing "
-        f"and loading, {peak_mib(resource.RUSAGE_SELF):.0f} MiB after training, decoding workers "
+    step_s = time.perf_counter() - t
+    step = args.steps * config.batch_size / step_s
+  what = "found prepared" if reused else "preparation"
+  print(f"images {args.num}: {what} {args.num / prep_s:.0f} img/s ({prep_s:.1f} s), "
+        f"loader {loader:.0f} img/s, train step {step:.2f} img/s ({args.steps} steps, {step_s:.0f} s); "
+        f"peak RSS {data_peak:.0f} MiB after preparing and loading, {peak_mib(resource.RUSAGE_SELF):.0f} MiB after training, decoding workers "
         f"{workers_peak:.0f} MiB; {os.cpu_count()} cores, "
         f"load {os.getloadavg()[0]:.1f}")
 
