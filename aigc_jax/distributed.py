@@ -15,11 +15,13 @@ every process and the train loop's mesh spans them all. What a process must be t
 Flags win over the environment. With none of them set, nothing is joined and the
 process runs alone, exactly as it would without this module.
 
-A dead peer: a watchdog thread in each process notices, within the peer timeout (about
-twice it for processes other than 0), that a process stopped beating; each survivor
-prints one line naming the lost process and exits with status 3 (`os._exit`: its main
-thread may be blocked inside a collective that will never complete, so raising an
-exception could not end it). JAX's default is to abort later with a stack trace.
+A dead peer: a watchdog thread in each process (`_Watchdog`) notices within about the
+peer timeout that a process stopped beating; each survivor prints one line naming the
+lost process and exits with status 3 (`os._exit`: its main thread may be blocked inside
+a collective that will never complete, so raising an exception could not end it). A
+process that stops early on an error tells the others first (`exit_together`). If
+process 0, the coordinator, dies, JAX's own client aborts the others at once with its
+long message: the one failure this module cannot turn into one line.
 
 On CPU, collectives across processes go through gloo (set before joining; harmless on
 GPU and TPU, whose collectives are NCCL and ICI).
@@ -138,9 +140,13 @@ class _Watchdog:
     except Exception:  # noqa: BLE001  (the store may be gone already; nothing to tell)
       pass
 
+  @property
+  def period(self) -> float:
+    return max(0.2, self.timeout / 10)
+
   def _run(self):
     import time
-    period = max(0.2, self.timeout / 10)
+    period = self.period
     seen, last_ok, beat = {}, time.monotonic(), 0
     while not self.stopping:
       now = time.monotonic()
@@ -223,6 +229,12 @@ def exit_together(command: str):
   except KeyboardInterrupt:
     status, line, what = 130, f"aigc {command}: interrupted", "was interrupted"
   except Exception as e:  # noqa: BLE001  (a bug: keep its traceback)
+    import jax
+    if isinstance(e, jax.errors.JaxRuntimeError):
+      # A collective failed, most likely because a peer died (gloo sees the closed socket
+      # first): give the watchdog the time to name it (it exits with one line).
+      import time
+      time.sleep(watchdog.timeout + 3 * watchdog.period)
     import traceback
     traceback.print_exc()
     status, line, what = 1, "", f"failed with {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
@@ -231,6 +243,9 @@ def exit_together(command: str):
   watchdog.stopping = True  # Before telling: its own thread must not take the news for a peer's.
   if what:
     watchdog.tell(what)
+    if watchdog.me == 0:  # The coordinator's exit would abort the others: let them read the news first.
+      import time
+      time.sleep(2 * watchdog.period + 1)
   watchdog.stop()
   if line:
     sys.stderr.write(line + "\n")
@@ -335,7 +350,7 @@ def _whole(x):
   import numpy as np
   if isinstance(x, jax.Array) and not x.is_fully_addressable:
     from jax.experimental import multihost_utils
-    return np.asarray(multihost_utils.process_allgather(x))  # A global array: its whole value.
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))  # A global array: its whole value.
   return np.asarray(x)
 
 

@@ -82,3 +82,18 @@ def test_alone_nothing_is_joined():
   with pytest.raises(UserError, match="held"):
     distributed.broadcast_error("held")
   distributed.broadcast_error(None)
+
+
+def test_process_ranges_cover_every_item_once(monkeypatch):
+  import jax
+  monkeypatch.setattr(jax, "process_count", lambda: 3)
+  ranges = []
+  for i in range(3):
+    monkeypatch.setattr(jax, "process_index", lambda i=i: i)
+    ranges.append(distributed.process_range(10))
+  assert ranges == [(0, 4), (4, 7), (7, 10)]
+
+
+def test_sum_over_processes_alone_keeps_float64():
+  x = np.asarray([1e-17, 1.0], np.float64)
+  np.testing.assert_array_equal(distributed.sum_over_processes(x), x)
