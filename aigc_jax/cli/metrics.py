@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 
+from aigc_jax.cli import multihost
 from aigc_jax.errors import UserError
 
 
@@ -33,6 +34,7 @@ def register(subparsers) -> None:
                           "exists, else the folder itself (default: train)")
   stats.add_argument("--out", required=True, help="output .npz")
   add_inception_arguments(stats)
+  multihost.add_flags(stats)
   stats.set_defaults(func=compute_stats)
 
 
@@ -101,6 +103,30 @@ def resolve_images(data: str, split: str, batch_size: int):
 
 
 def compute_stats(args: argparse.Namespace) -> int:
+  """Alone, or joined with other processes (`--coordinator ...`): each featurises its
+  contiguous share of the images, and the float64 sums are added across processes."""
+  from aigc_jax import distributed
+  multihost.join(args)
+  with distributed.exit_together("stats"):
+    return _compute_stats(args)
+
+
+def _share(images, content, batch_size):
+  """This process's share of the images of `resolve_images` (all of them when alone)."""
+  from aigc_jax import distributed
+  if not distributed.is_multiprocess():
+    return images
+  if "files" in content:
+    from aigc_jax.metrics.images import iter_image_files
+    start, stop = distributed.process_range(len(content["files"]))
+    return iter_image_files(content["files"][start:stop], batch_size)
+  start, stop = distributed.process_range(len(images))
+  return images[start:stop]
+
+
+def _compute_stats(args: argparse.Namespace) -> int:
+  import numpy as np
+  from aigc_jax import distributed
   from aigc_jax.metrics import stats_cache
   from aigc_jax.metrics.fid import FeatureStats, save_stats
   from aigc_jax.metrics.images import require_inception_weights
@@ -111,20 +137,28 @@ def compute_stats(args: argparse.Namespace) -> int:
   key = None if args.no_cache else stats_cache.content_key(
       **content, weights_path=weights, resize=args.resize)
   hit = stats_cache.load(key) if key else None
+  if distributed.agree(hit is None):  # Each host has its own cache: all compute if one must.
+    hit = None
   if hit is not None:
     mu, sigma, count = hit
   else:
     variables = load_params(weights)
-    stats = FeatureStats()
-    for pool3, _ in iter_inception_features(variables, images, args.batch_size, args.resize,
-                                            progress=True, total=total):
+    stats = FeatureStats(2048)
+    for pool3, _ in iter_inception_features(variables, _share(images, content, args.batch_size), args.batch_size,
+                                            args.resize, progress=distributed.is_main(), total=total):
       stats.update(pool3)
+    if distributed.is_multiprocess():  # The streaming sums of every process's share, added.
+      stats.count = int(distributed.sum_over_processes(np.asarray([stats.count]))[0])
+      stats._sum = distributed.sum_over_processes(stats._sum)
+      stats._outer = distributed.sum_over_processes(stats._outer)
     if stats.count < 2:
       raise UserError(f"{source}: need at least 2 images for statistics, got {stats.count}")
     mu, sigma = stats.mean_cov()
     count = stats.count
-    if key:
+    if key and distributed.is_main():
       stats_cache.store(key, mu, sigma, count)
+  if not distributed.is_main():  # Every process has the statistics; one writes them.
+    return 0
   save_stats(args.out, mu, sigma)
   print(json.dumps({"out": args.out, "source": source, "num_images": count,
                     "resize": args.resize, "dims": int(mu.shape[0]),

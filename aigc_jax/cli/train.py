@@ -5,6 +5,7 @@ import json
 import os
 import sys
 
+from aigc_jax.cli import multihost
 from aigc_jax.errors import UserError
 
 
@@ -18,6 +19,7 @@ def register(subparsers):
   p.add_argument("--config", default=None,
                  help="config file (configs/NAME.py[:VARIANT]) or shipped config name; default dcgan_digits")
   p.add_argument("--workdir", default=None, help="output folder; default runs/<config name>")
+  multihost.add_flags(p)
   p.set_defaults(func=_train, accepts_overrides=True)
 
   p = subparsers.add_parser("sample", help="write samples of a trained run: a grid, or one PNG each")
@@ -56,6 +58,7 @@ def register(subparsers):
   p.add_argument("--steps", type=int, default=None, help="diffusion runs: sampler steps")
   p.add_argument("--guidance", type=float, default=None,
                  help="class-conditional diffusion runs: guidance scale g (default the config's, 1)")
+  multihost.add_flags(p)
   p.set_defaults(func=_eval)
 
 
@@ -70,6 +73,13 @@ def _configs_epilog() -> str:
 
 def _train(args):
   """Without --config, a workdir that holds a run resumes with the run's own config."""
+  from aigc_jax import distributed
+  multihost.join(args)
+  with distributed.exit_together("train"):
+    return _train_joined(args)
+
+
+def _train_joined(args):
   from aigc_jax import configlib
   from aigc_jax.train import loop
   name = os.path.splitext(os.path.basename((args.config or configlib.DEFAULT_CONFIG).partition(":")[0]))[0]
@@ -148,16 +158,24 @@ def _class_names(run):
 
 
 def _eval(args):
-  from aigc_jax import evaluation, inference
+  from aigc_jax import distributed
   for flag in ("num_samples", "iwae_samples"):
     value = getattr(args, flag)
     if value is not None and value < 1:
       raise UserError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
+  multihost.join(args)
+  with distributed.exit_together("eval"):
+    _eval_joined(args)
+  return 0
+
+
+def _eval_joined(args):
+  from aigc_jax import distributed, evaluation, inference
   run = inference.load(args.workdir)
   result = evaluation.evaluate(
       run, num_samples=args.num_samples, seed=args.seed, metrics=_split_list(args.metrics), ref=args.ref,
       inception_weights=args.inception_weights, iwae_samples=args.iwae_samples, mask_type=args.mask_type,
       steps=args.steps, guidance=args.guidance)
-  json.dump(result, sys.stdout, sort_keys=True)
-  sys.stdout.write("\n")
-  return 0
+  if distributed.is_main():  # Every process computes the same figures; one prints them.
+    json.dump(result, sys.stdout, sort_keys=True)
+    sys.stdout.write("\n")
