@@ -52,7 +52,10 @@ class CaptionedSplit:
 
 def check(data_config):
   """Checks the caption keys of `config.data` (at load, without reading data)."""
-  source = data_config.caption_source
+  source = data_config.get("caption_source")
+  if source is None:
+    raise UserError("config key 'data.caption_source' is missing; configs/text_encoder_digits.py shows the "
+                    "caption keys")
   if source not in CAPTION_SOURCES:
     raise UserError(f"unknown data.caption_source {source!r}; choose one of {', '.join(CAPTION_SOURCES)}")
   if source == "digits" and data_config.name != "digits":
@@ -75,11 +78,14 @@ def _load(config_json: str, split: str) -> CaptionedSplit:
   source = data_config.caption_source
   if source == "files":
     return _from_folder(data_config, split)
-  ds = pipeline.make_dataset(data_config, split, batch_size=1 << 30, train=False, process_index=0,
-                             process_count=1)
-  batch = ds[0]
+  builder = pipeline.builder_for(data_config)
+  if split not in builder.info.splits:
+    raise UserError(f"dataset {data_config.name!r} has no split {split!r}; it has {', '.join(builder.info.splits)}")
+  records = builder.as_data_source(split=split)
+  # One batch of the whole split, in the records' order.
+  batch = pipeline.make_dataset(data_config, split, batch_size=max(1, len(records)), train=False,
+                                process_index=0, process_count=1)[0]
   labels = batch.get("label")
-  records = pipeline.builder_for(data_config).as_data_source(split=split)
   if source == "digits":
     # Measured on the stored 8x8 images, in the records' order (the pipeline's order).
     from aigc_jax.data import digit_captions
