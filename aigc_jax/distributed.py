@@ -326,12 +326,33 @@ def process_range(count: int) -> tuple[int, int]:
   return start, start + base + (pindex < extra)
 
 
+_barriers: dict = {}
+
+
 def sync(name: str):
-  """Waits until every process has reached `sync(name)` (a no-op when alone)."""
+  """Waits until every process has reached `sync(name)` (a no-op when alone), for up to
+  `JOIN_TIMEOUT` s. A barrier of the coordination service, not a collective: gloo gives
+  up on a peer after 30 s, and under load one process may finish compiling a program
+  minutes before another, so a program with collectives is compiled, then `sync`ed, and
+  only then run (`compile_then_sync`)."""
   import jax
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils
-    multihost_utils.sync_global_devices(name)
+  if jax.process_count() == 1:
+    return
+  from jax._src import distributed as jax_distributed
+  _barriers[name] = _barriers.get(name, 0) + 1  # Every process counts the same calls.
+  jax_distributed.global_state.client.wait_at_barrier(f"aigc/{name}/{_barriers[name]}", JOIN_TIMEOUT * 1000)
+
+
+def compile_then_sync(fn, *args, name: str):
+  """`fn` compiled for `args` (ahead of time), after every process has compiled it: what
+  to call in place of a jitted `fn` with collectives across processes. Alone, `fn`
+  itself (jit compiles it at the first call, as it always has)."""
+  import jax
+  if jax.process_count() == 1:
+    return fn
+  compiled = (fn if hasattr(fn, "lower") else jax.jit(fn)).lower(*args).compile()
+  sync(name)
+  return compiled
 
 
 def devices_by_process():
@@ -382,9 +403,12 @@ def chunked_apply(fn, *arrays, chunk: int):
     pad = np.concatenate([a, np.repeat(a[-1:], chunk - len(a), axis=0)]) if len(a) < chunk else a
     return jax.make_array_from_process_local_data(data, pad[pindex * rows:(pindex + 1) * rows])
 
-  outs = []
+  outs, program = [], None
   for i in range(0, n, chunk):
-    out = fn(*[None if a is None else part(a, i) for a in arrays])
+    parts = [None if a is None else part(a, i) for a in arrays]
+    if program is None:
+      program = compile_then_sync(lambda *xs: fn(*xs), *parts, name="chunked_apply")
+    out = program(*parts)
     keep = min(chunk, n - i)
     outs.append(jax.tree.map(lambda x: _whole(x)[:keep], out))
   return jax.tree.map(lambda *xs: np.concatenate(xs), *outs)

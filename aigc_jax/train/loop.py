@@ -190,7 +190,10 @@ def _train(task, opts, state, ckpt, stop, workdir, mesh, progress, is_main):
   try:
     while step < run.num_steps and not stopping.after(step):
       batch = sharding.shard_batch(next(batches), mesh)
-      state, metrics = step_fn(state, batch, jax.random.fold_in(base_key, step))
+      key = jax.random.fold_in(base_key, step)
+      if step == start:
+        step_fn = distributed.compile_then_sync(step_fn, state, batch, key, name="train_step")
+      state, metrics = step_fn(state, batch, key)
       if sums is None:
         sums, finite, window = _zeros_like(metrics), jnp.asarray(True), 0
       sums, finite = _accumulate(sums, finite, metrics)

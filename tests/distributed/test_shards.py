@@ -97,3 +97,12 @@ def test_process_ranges_cover_every_item_once(monkeypatch):
 def test_sum_over_processes_alone_keeps_float64():
   x = np.asarray([1e-17, 1.0], np.float64)
   np.testing.assert_array_equal(distributed.sum_over_processes(x), x)
+
+
+@pytest.mark.parametrize("command", [["train", "--config", "dcgan_digits:smoke"], ["eval", "--workdir", "w"],
+                                     ["stats", "--data", "digits", "--out", "o.npz"]])
+def test_commands_take_the_flags_and_refuse_half_a_set(command, capsys):
+  from aigc_jax.cli import main
+  assert main.main([*command, "--coordinator", "h:1", "--num-processes", "2"]) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and "missing --process-id" in err[0]
