@@ -17,11 +17,14 @@ then row by row (`ROWS`, `--only`), each training-step row once per dtype of `dt
   blocks). No PyTorch reference (not cheap to keep equal).
 - "vae": the convolutional VAE step of `vae_cifar10` (32x32 RGB, discretized logistic)
   and its PyTorch reference (`torch_vae`), eager and compiled.
+- "diffusion": the U-Net's EDM train step of `diffusion_digits` and its Heun sampler,
+  each against the PyTorch reference of the same network and algorithm (`torch_unet`),
+  eager and compiled (`aigc_jax.bench.diffusion`).
 
-Rows other than the DCGAN report XLA's FLOP count of the lowered step as FLOP/s and its
-fraction of the peak. Each row also reports the time to the first compiled step
-(initialisation, compilation and one step) and memory: the process's peak resident
-memory, JAX's device peak (where the backend counts it) and PyTorch's CUDA peak.
+Rows other than the DCGAN and the diffusion rows report XLA's FLOP count of the lowered
+step as FLOP/s and its fraction of the peak. Each row also reports the time to the first
+compiled step (initialisation, compilation and one step) and memory: the process's peak
+resident memory, JAX's device peak (where the backend counts it) and PyTorch's CUDA peak.
 Figures are keyed `<row>_<dtype>_<figure>` in one flat dict (docs/benchmarks.md).
 Timings are figures to read, never assertions in tests.
 """
@@ -245,7 +248,12 @@ def inception_row(opts: Options, peaks: dict, log=print) -> dict:
   return out
 
 
-_STEP_ROWS = {"dcgan": dcgan_row, "cyclegan": cyclegan_row, "vae": vae_row}
+def diffusion_row(opts: Options, dtype: str, peaks: dict, log=print) -> dict:
+  from aigc_jax.bench import diffusion
+  return diffusion.row(opts, dtype, peaks, log)
+
+
+_STEP_ROWS = {"dcgan": dcgan_row, "cyclegan": cyclegan_row, "vae": vae_row, "diffusion": diffusion_row}
 
 
 def _check(opts: Options) -> None:

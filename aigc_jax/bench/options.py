@@ -8,7 +8,7 @@ script's `--tiny`). A size given on the command line overrides its preset's.
 
 from typing import NamedTuple
 
-ROWS = ("dcgan", "inception", "cyclegan", "vae")
+ROWS = ("dcgan", "inception", "cyclegan", "vae", "diffusion")
 DTYPES = ("float32", "bfloat16")
 TORCH_COMPILE = ("auto", "on", "off")
 
@@ -38,6 +38,13 @@ class Options(NamedTuple):
   cyclegan_blocks: int = 6
   cyclegan_features: int = 64  # ngf = ndf.
   vae_batch: int = 128
+  # The diffusion U-Net (diffusion_digits' at 16x16 x 1; one level per halving to 8x8).
+  diffusion_batch: int = 64
+  diffusion_resolution: int = 16
+  diffusion_channels: int = 1
+  diffusion_base_channels: int = 32
+  diffusion_samples: int = 64  # Drawn per sampling call.
+  diffusion_steps: int = 18  # Heun steps: 35 network evaluations.
 
 
 # The fields each preset sets; everything else keeps Options' default.
@@ -45,10 +52,12 @@ SIZES = {
     "cpu": {},
     "device": dict(dtypes=DTYPES, rounds=3, per_round=10, cyclegan_per_round=10, matmul_size=8192, batch=256,
                    resolution=64, inception_images=10_000, inception_batch=250, cyclegan_size=256,
-                   cyclegan_blocks=9),
+                   cyclegan_blocks=9, diffusion_batch=256, diffusion_resolution=32, diffusion_channels=3,
+                   diffusion_base_channels=128, diffusion_samples=1000),
     "tiny": dict(rounds=1, per_round=1, matmul_size=64, batch=4, resolution=8, inception_images=2,
                  inception_size=32, inception_batch=2, cyclegan_size=16, cyclegan_blocks=1,
-                 cyclegan_features=4, vae_batch=2),
+                 cyclegan_features=4, vae_batch=2, diffusion_batch=2, diffusion_resolution=8,
+                 diffusion_base_channels=8, diffusion_samples=2, diffusion_steps=2),
 }
 
 

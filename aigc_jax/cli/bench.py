@@ -18,12 +18,18 @@ _SIZES = (
     ("--cyclegan-blocks", "cyclegan_blocks", int, "CycleGAN residual blocks"),
     ("--cyclegan-features", "cyclegan_features", int, "ngf = ndf"),
     ("--vae-batch", "vae_batch", int, "VAE batch"),
+    ("--diffusion-batch", "diffusion_batch", int, "diffusion train-step batch"),
+    ("--diffusion-resolution", "diffusion_resolution", int, "diffusion image side (a power of 2, >= 8)"),
+    ("--diffusion-channels", "diffusion_channels", int, "diffusion image channels"),
+    ("--diffusion-base-channels", "diffusion_base_channels", int, "the U-Net's width at full resolution"),
+    ("--diffusion-samples", "diffusion_samples", int, "images per diffusion sampling call"),
+    ("--diffusion-steps", "diffusion_steps", int, "Heun steps of the diffusion sampler"),
 )
 
 
 def register(subparsers):
   from aigc_jax.bench.options import DTYPES, ROWS, SIZES, TORCH_COMPILE
-  p = subparsers.add_parser("bench", help="training-step and Inception speed vs PyTorch and the machine's matmul peak")
+  p = subparsers.add_parser("bench", help="training-step, sampling and Inception speed vs PyTorch and the machine's matmul peak")
   p.add_argument("--only", default=",".join(ROWS), help=f"comma-separated rows to measure, of {','.join(ROWS)}")
   p.add_argument("--dtypes", "--dtype", default=None,
                  help=f"comma-separated compute dtypes of the training steps, of {','.join(DTYPES)} "

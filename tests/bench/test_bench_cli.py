@@ -34,11 +34,19 @@ def test_device_bench_tiny_runs_every_row(tmp_path):
               "inception_first_batch_s", "inception_xla_gflops", "inception_peak_fraction",
               "cyclegan_float32_jax_images_per_s", "cyclegan_float32_xla_gflops", "cyclegan_float32_first_step_s",
               "vae_float32_jax_images_per_s", "vae_float32_torch_images_per_s", "vae_float32_ratio_vs_torch",
-              "vae_float32_peak_fraction", "peak_rss_mib", "load_average_start", "load_average_end"):
+              "vae_float32_peak_fraction", "diffusion_float32_jax_images_per_s", "diffusion_float32_torch_images_per_s",
+              "diffusion_float32_ratio_vs_torch", "diffusion_float32_useful_gflops", "diffusion_float32_peak_fraction",
+              "diffusion_sample_float32_jax_images_per_s", "diffusion_sample_float32_torch_images_per_s",
+              "diffusion_sample_float32_ratio_vs_torch", "diffusion_sample_float32_useful_gflops",
+              "diffusion_sample_float32_first_call_s", "diffusion_sample_float32_mean_abs_sample",
+              "peak_rss_mib", "load_average_start", "load_average_end"):
     assert isinstance(figures[key], float) and figures[key] > 0, key
   # Both implementations ran the same calibrated weights on the same images.
   assert figures["inception_max_abs_diff"] < 1e-3 * max(1.0, figures["inception_mean_abs_feature"])
-  for row in ("dcgan", "vae"):
+  # The two samplers ran the same weights from the same noise.
+  assert figures["diffusion_sample_float32_max_abs_diff"] < 1e-3 * figures["diffusion_sample_float32_mean_abs_sample"]
+  assert figures["diffusion_sample_float32_network_evaluations"] == 3  # Heun, 2 steps.
+  for row in ("dcgan", "vae", "diffusion", "diffusion_sample"):
     if jax.default_backend() == "cpu":  # torch.compile is a row that says why it did not run.
       assert "--torch-compile on" in figures[f"{row}_float32_torch_compile_skipped"]
     else:
@@ -68,6 +76,15 @@ def test_presets_and_overrides():
   assert preset("device").batch == 256 and preset("device").resolution == 64
   assert preset("device").dtypes == ("float32", "bfloat16") and preset("device").inception_images == 10_000
   assert preset("tiny", batch=8).batch == 8 and preset("tiny").rounds == 1
+  assert preset("device").diffusion_resolution == 32 and preset("cpu").diffusion_batch == 64
+
+
+def test_diffusion_bench_config_is_diffusion_digits_at_the_cpu_sizes():
+  from aigc_jax import configlib
+  from aigc_jax.bench import diffusion
+  assert [diffusion.channel_mult(r) for r in (8, 16, 32, 64)] == [(1,), (1, 2), (1, 2, 2), (1, 2, 2, 2)]
+  got, want = diffusion.diffusion_config(preset("cpu"), "float32"), configlib.load_config("diffusion_digits")
+  assert diffusion.architecture(got) == diffusion.architecture(want) and got.batch_size == want.batch_size
 
 
 def test_a_failing_torch_compile_is_recorded_not_raised():
