@@ -86,7 +86,7 @@ def make_smoke(config):
   config.log_every = 2
   config.sample_every = 4
   config.checkpoint_every = 2
-  config.num_grid_samples = 10
+  config.num_grid_samples = 20
   config.data.resolution = 8
   config.model.base_channels = 8
   config.model.channel_mult = (1,)  # One level: the smallest program to compile.

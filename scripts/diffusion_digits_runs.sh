@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The measurements of docs/diffusion.md, one run after another: configs/diffusion_digits.py
+# class-conditional and :uncond, seeds 0, 1, 2, each scored by `aigc eval --steps 18`
+# (35 network evaluations, 2,000 samples; conditional runs at guidance 1 and 2); on seed
+# 0, quality against NFE (steps 3, 5, 9: 5, 9, 17 NFE) and against the guidance scale;
+# the sample grid of docs/images/diffusion_digits.png; then a summary (mean, standard
+# deviation and the values of the three seeds). Wall and CPU times of each training run
+# and the load (uptime) go next to its results in OUT/*.time.
+#
+#   scripts/diffusion_digits_runs.sh [OUT]        # default runs/diffusion_measure
+set -euo pipefail
+OUT=${1:-runs/diffusion_measure}
+AIGC=${AIGC:-.venv/bin/aigc}
+PY=${PY:-.venv/bin/python}
+mkdir -p "$OUT"
+
+for variant in cond uncond; do
+  for seed in 0 1 2; do
+    w="$OUT/${variant}_s$seed"
+    config=diffusion_digits; [ "$variant" = uncond ] && config=diffusion_digits:uncond
+    if [ ! -f "$w/eval_s18.json" ]; then
+      uptime > "$w.time"
+      nice -n 5 /usr/bin/time -f "wall %e s, user %U s, sys %S s" \
+        "$AIGC" train --config "$config" --config.seed="$seed" --workdir "$w" 2>> "$w.time"
+      uptime >> "$w.time"
+      nice -n 5 "$AIGC" eval --workdir "$w" --steps 18 > "$w/eval_s18.json"
+    fi
+    if [ "$variant" = cond ] && [ ! -f "$w/eval_s18_g2.json" ]; then
+      nice -n 5 "$AIGC" eval --workdir "$w" --steps 18 --guidance 2 > "$w/eval_s18_g2.json"
+    fi
+  done
+done
+
+for variant in cond uncond; do
+  for steps in 3 5 9; do
+    f="$OUT/${variant}_s0/eval_s$steps.json"
+    [ -f "$f" ] || nice -n 5 "$AIGC" eval --workdir "$OUT/${variant}_s0" --steps "$steps" > "$f"
+  done
+done
+for g in 0 0.5 1.5 3; do
+  f="$OUT/cond_s0/eval_s18_g$g.json"
+  [ -f "$f" ] || nice -n 5 "$AIGC" eval --workdir "$OUT/cond_s0" --steps 18 --guidance "$g" > "$f"
+done
+mkdir -p docs/images
+"$AIGC" sample --workdir "$OUT/cond_s0" --steps 18 --labels 0,1,2,3,4,5,6,7,8,9 --num 100 \
+  --out docs/images/diffusion_digits.png
+
+"$PY" - "$OUT" <<'EOF'
+import glob, json, os, sys
+import numpy as np
+out = sys.argv[1]
+keys = ("digits_is", "digits_fid", "conditional_accuracy")
+for name in sorted({os.path.basename(p) for p in glob.glob(f"{out}/*_s*/eval_*.json")}):
+  for variant in ("cond", "uncond"):
+    rows = [json.load(open(p)) for p in sorted(glob.glob(f"{out}/{variant}_s[0-9]/{name}"))]
+    for k in keys:
+      v = [r[k] for r in rows if k in r]
+      if v:
+        print(f"{variant:6s} {name:20s} {k:20s} {np.mean(v):8.3f} +- {np.std(v, ddof=1) if len(v) > 1 else 0:.3f} "
+              f"({', '.join(f'{x:.3f}' for x in v)}) nfe {rows[0]['nfe']}")
+EOF
