@@ -183,6 +183,16 @@ class _Watchdog:
 _joined: dict = {}
 
 
+def _keep_stdout_for_python():
+  """Sends what native code writes to stdout (gloo announces every connection there) to
+  stderr, and keeps the real stdout for Python's `print`: `aigc eval`'s stdout stays one
+  JSON object."""
+  sys.stdout.flush()
+  original = os.dup(1)
+  os.dup2(2, 1)
+  sys.stdout = os.fdopen(original, "w", buffering=1)
+
+
 def initialize(s: Settings | None):
   """Joins the run that `s` describes (nothing when `s` is None); call before anything
   else touches JAX's devices. Returns (process_index, process_count)."""
@@ -190,6 +200,7 @@ def initialize(s: Settings | None):
   if s is None:
     return 0, 1
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  _keep_stdout_for_python()
   _joined.update(process_id=s.process_id)
   try:
     # JAX's own heartbeat is the backstop, later than the watchdog's (see `_Watchdog`).
