@@ -106,7 +106,8 @@ class UNet(nn.Module):
     channel_mult: one entry per resolution level.
     num_res_blocks: residual blocks per encoder level (the decoder has one more).
     attention_resolutions: sides at which self-attention follows each block.
-    num_classes: K > 0 for a class-conditional net (labels int [B] in 0..K, K = null).
+    num_classes: K > 0 for a class-conditional net (labels int [B] in 0..K, K = null;
+      labels None means the null class for every image).
     noise_embedding: "positional" or "fourier".
     dropout: dropout rate inside the residual blocks (training only).
     num_groups: GroupNorm groups (fewer where a layer is narrower).
@@ -165,9 +166,8 @@ class UNet(nn.Module):
         if size in self.attention_resolutions:
           h = attend()(h)
       if level > 0:
-        b, s, _, c = h.shape
-        h = jnp.repeat(jnp.repeat(h, 2, axis=1), 2, axis=2)
-        h = nn.Conv(c, (3, 3), dtype=self.dtype)(h)
+        h = jnp.repeat(jnp.repeat(h, 2, axis=1), 2, axis=2)  # Nearest-neighbour upsampling.
+        h = nn.Conv(h.shape[-1], (3, 3), dtype=self.dtype)(h)
         size *= 2
 
     h = nn.silu(nn.GroupNorm(num_groups=min(self.num_groups, h.shape[-1]), dtype=self.dtype)(h))
