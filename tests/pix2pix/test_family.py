@@ -83,3 +83,58 @@ def test_the_crf_layer_trains_end_to_end(tmp_path):
   state = loop.train_and_evaluate(_config("pix2pix_digits:smoke+crf", num_steps=2), str(tmp_path / "crf"),
                                   progress=False)
   assert set(state.g_params["crf"]) == {"raw_lam", "raw_theta_a", "raw_theta_b"}
+
+
+def test_translate_a_folder_of_odd_sizes_keeps_names_and_sizes(trained, tmp_path):
+  folder = tmp_path / "edges"
+  folder.mkdir()
+  rng = np.random.RandomState(3)
+  sizes = {"a.png": (17, 23), "b.png": (9, 40)}  # Neither a multiple of the U-Net's 16.
+  for name, (h, w) in sizes.items():
+    Image.fromarray((rng.rand(h, w) * 255).astype(np.uint8)).save(folder / name)
+  (folder / "notes.txt").write_text("not an image")
+  out = tmp_path / "digits"
+  assert cli.main(["translate", "--workdir", trained, "--input", str(folder), "--out", str(out), "--crf"]) == 0
+  assert sorted(os.listdir(out)) == ["a.png", "b.png"]
+  for name, (h, w) in sizes.items():
+    assert Image.open(out / name).size == (w, h)
+  # An odd size is reflect-padded to the U-Net's multiple (32x32 here) and cropped back:
+  # the output is the top-left corner of the padded image's translation.
+  run = inference.load(trained)
+  image = np.asarray(Image.open(folder / "a.png"))[..., None]
+  got = inference.pix2pix.translate(run, image, mode="running")
+  padded = np.pad(image, ((0, 15), (0, 9), (0, 0)), mode="reflect")
+  np.testing.assert_array_equal(got, inference.pix2pix.translate(run, padded, mode="running")[:17, :23])
+
+
+def test_baselines_table_scores_runs_identity_and_cyclegan_on_the_same_pairs(trained, tmp_path):
+  import jax
+  from aigc_jax.evaluation import baselines
+  from aigc_jax.train import cyclegan
+  data = _config().data
+  results = baselines.score_translators([trained, trained], data, num_samples=12, fid=True)
+  assert results[0] == results[1] and results[0]["step"] == 4  # Same run, same pairs, same key.
+  assert {"l1", "psnr", "ssim", "psnr_near_edges", "ssim_near_edges", "digits_fid"} <= set(results[0])
+  identity = baselines.score_identity(data, num_samples=12, fid=True)
+  assert identity["l1"] != results[0]["l1"]
+  summary = baselines.summary(results)
+  assert summary["psnr"] == (pytest.approx(results[0]["psnr"]), 0.0, 2)
+  table = baselines.markdown({"pix2pix": summary, baselines.IDENTITY: baselines.summary([identity])})
+  assert table.count("\n") == 3 and "| pix2pix | 2 |" in table and "±" in table
+  # A CycleGAN run translates RGB; its outputs come back with the target's one channel.
+  opts = cyclegan.parse(_config("pix2pix_digits_cyclegan:smoke"))
+  run = inference.Run("unused", opts.config, opts, cyclegan.TASK, cyclegan.init_state(opts, jax.random.key(0)))
+  inputs = np.zeros((3, 16, 16, 1), np.uint8)
+  out = baselines.translations(run, inputs, 1)
+  assert out.shape == (3, 16, 16, 1) and out.dtype == np.uint8
+
+
+def test_export_unpaired_writes_the_pairs_as_domains(tmp_path):
+  from aigc_jax.data import paired
+  from aigc_jax.evaluation import baselines
+  data = _config().data
+  counts = baselines.export_unpaired(data, str(tmp_path))
+  test = paired.test_pairs(data)
+  assert counts["testA"] == counts["testB"] == len(test["input"]) and counts["trainA"] > counts["testA"]
+  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "testB" / "000000.png")), test["target"][0, ..., 0])
+  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "testA" / "000005.png")), test["input"][5, ..., 0])
