@@ -134,7 +134,7 @@ def _modules():
       else:
         half = self.base_channels // 2
         freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=c_noise.device) / half)
-        args = 1000.0 * c_noise.float()[:, None] * freqs[None]
+        args = c_noise.float()[:, None] * freqs[None]  # As the Flax embedding: c_noise unscaled.
         emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
       emb = getattr(self, self.emb_dense[1])(F.silu(getattr(self, self.emb_dense[0])(emb)))
       if self.num_classes:

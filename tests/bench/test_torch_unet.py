@@ -1,6 +1,8 @@
 """The PyTorch U-Net of the diffusion bench is the library's U-Net: the same parameters
 (count and names) and, with the weights copied, the same outputs and samples."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,13 +35,19 @@ def _random_params(arch, seed):
   return model, traverse_util.unflatten_dict(flat)
 
 
-@pytest.fixture(scope="module", params=list(CASES))
-def pair(request):
-  arch = {**TINY, **CASES[request.param]}
-  model, params = _random_params(arch, seed=len(request.param))
+@functools.lru_cache(maxsize=None)
+def _pair(case):
+  """(architecture, Flax model, random Flax params, the PyTorch U-Net with them copied in)."""
+  arch = {**TINY, **CASES[case]}
+  model, params = _random_params(arch, seed=len(case))
   unet = torch_unet.build_unet(**arch)
   torch_unet.load_flax_params(unet, params)
   return arch, model, params, unet.eval()
+
+
+@pytest.fixture(params=list(CASES))
+def pair(request):
+  return _pair(request.param)
 
 
 def test_parameter_names_and_counts_match(pair):
@@ -71,10 +79,12 @@ def test_forward_matches_on_copied_weights(pair):
     assert np.abs(other[0] - got[0]).max() > 1e-2
 
 
-def test_heun_sampler_matches_the_library_sampler(pair):
+def test_heun_sampler_matches_the_library_sampler():
+  # The conditional case only (its guided branch covers the unconditional call too):
+  # one more sampler compile would double the test's time.
   from aigc_jax.train import diffusion as diffusion_train
   from aigc_jax.train import edm
-  arch, model, params, unet = pair
+  arch, model, params, unet = _pair("conditional")
   r, c, k = arch["resolution"], arch["channels"], arch["num_classes"]
   steps, guidance = 3, 1.5
   sigmas = edm.karras_sigmas(steps)
