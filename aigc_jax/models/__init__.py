@@ -2,7 +2,8 @@
 
 One family per module: `dcgan` (Generator, Discriminator), `vae` (conv and MLP VAEs),
 `cyclegan` (ResnetGenerator), `patchgan` (PatchDiscriminator), `restoration`
-(RestorationNet), `unet` (the pix2pix U-Net); shared layers in `layers`, `upsample`,
+(RestorationNet), `unet` (the pix2pix U-Net), `diffusion` (the EDM U-Net), `text` (the
+text and image encoders of text conditioning); shared layers in `layers`, `upsample`,
 `downsample`.
 """
 
@@ -16,5 +17,5 @@ __all__, __getattr__, __dir__ = exports(__name__, {
     "PatchDiscriminator": "aigc_jax.models.patchgan",
     "RestorationNet": "aigc_jax.models.restoration",
     **{m: f"aigc_jax.models.{m}" for m in ("dcgan", "vae", "cyclegan", "patchgan", "restoration", "unet",
-                                          "layers", "upsample", "downsample")},
+                                          "diffusion", "text", "layers", "upsample", "downsample")},
 })
