@@ -125,7 +125,6 @@ def _share(images, content, batch_size):
 
 
 def _compute_stats(args: argparse.Namespace) -> int:
-  import numpy as np
   from aigc_jax import distributed
   from aigc_jax.metrics import stats_cache
   from aigc_jax.metrics.fid import FeatureStats, save_stats
@@ -148,9 +147,7 @@ def _compute_stats(args: argparse.Namespace) -> int:
                                             args.resize, progress=distributed.is_main(), total=total):
       stats.update(pool3)
     if distributed.is_multiprocess():  # The streaming sums of every process's share, added.
-      stats.count = int(distributed.sum_over_processes(np.asarray([stats.count]))[0])
-      stats._sum = distributed.sum_over_processes(stats._sum)
-      stats._outer = distributed.sum_over_processes(stats._outer)
+      stats.combine(distributed.sum_over_processes)
     if stats.count < 2:
       raise UserError(f"{source}: need at least 2 images for statistics, got {stats.count}")
     mu, sigma = stats.mean_cov()

@@ -44,6 +44,15 @@ class FeatureStats:
     self._outer += batch.T @ batch
     return self
 
+  def combine(self, total) -> "FeatureStats":
+    """Replaces the count, the sum and the sum of outer products each by `total` of it
+    (e.g. `distributed.sum_over_processes`, a sum over the processes that each streamed a
+    share of one feature set, arrays in and out); returns self."""
+    self.count = int(np.asarray(total(np.asarray([self.count], np.float64)))[0])
+    self._sum = np.asarray(total(self._sum), np.float64)
+    self._outer = np.asarray(total(self._outer), np.float64)
+    return self
+
   def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
     """Returns (mu [D], sigma [D, D]) in float64; sigma is unbiased (N-1) as numpy.cov."""
     if self.count < 2:

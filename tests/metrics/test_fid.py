@@ -102,3 +102,22 @@ def test_load_stats_errors_are_user_errors(tmp_path):
   np.savez(tmp_path / "other.npz", mean=np.zeros(3))
   with pytest.raises(UserError, match="'mu' and 'sigma'"):
     load_stats(tmp_path / "other.npz")
+
+
+def test_feature_stats_combine_adds_shares_to_the_whole():
+  """Two shares streamed apart, combined by a sum (what processes do), give the
+  statistics of the whole set."""
+  x = np.random.default_rng(3).normal(size=(11, 5))
+  whole = FeatureStats(5).update(x)
+  parts = [FeatureStats(5).update(x[:4]), FeatureStats(5).update(x[4:])]
+  calls = iter(["count", "_sum", "_outer"])
+
+  def total(array):
+    name = next(calls)
+    if name == "count":
+      return np.asarray([parts[0].count + parts[1].count], np.float64)
+    return getattr(parts[0], name) + getattr(parts[1], name)
+  combined = FeatureStats(5).update(x[:4]).combine(total)
+  assert combined.count == 11
+  np.testing.assert_allclose(combined.mean_cov()[0], whole.mean_cov()[0], rtol=1e-12)
+  np.testing.assert_allclose(combined.mean_cov()[1], whole.mean_cov()[1], rtol=1e-12)
