@@ -47,7 +47,7 @@ def register(subparsers):
                  help="generated samples to score (restoration runs: test images, default all)")
   p.add_argument("--seed", type=int, default=None, help="seed of what is generated or corrupted (default 0)")
   p.add_argument("--metrics", default=None,
-                 help="comma-separated Inception-feature metrics: fid,is,kid,precision,recall,density,coverage,intra_fid")
+                 help="comma-separated Inception-feature metrics: fid,is,kid,precision,recall,density,coverage,intra_fid,memorisation")
   p.add_argument("--ref", default=None, help="reference statistics npz (mu, sigma) for FID")
   p.add_argument("--inception-weights", default=None,
                  help="converted Inception weights (or set AIGC_INCEPTION_WEIGHTS)")
