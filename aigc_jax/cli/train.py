@@ -53,6 +53,9 @@ def register(subparsers):
                  help="converted Inception weights (or set AIGC_INCEPTION_WEIGHTS)")
   p.add_argument("--iwae-samples", type=int, default=None,
                  help="VAE runs: importance samples k of the test log-likelihood bound")
+  p.add_argument("--classifier", default=None, metavar="FILE",
+                 help="runs on a labelled folder: a classifier of scripts/train_folder_classifier.py; "
+                      "adds its IS, FID and the conditional accuracy")
   p.add_argument("--mask-type", default=None,
                  help="inpainting runs: the test masks, center (default), boxes or strokes")
   p.add_argument("--steps", type=int, default=None, help="diffusion runs: sampler steps")
@@ -175,7 +178,7 @@ def _eval_joined(args):
   result = evaluation.evaluate(
       run, num_samples=args.num_samples, seed=args.seed, metrics=_split_list(args.metrics), ref=args.ref,
       inception_weights=args.inception_weights, iwae_samples=args.iwae_samples, mask_type=args.mask_type,
-      steps=args.steps, guidance=args.guidance)
+      steps=args.steps, guidance=args.guidance, classifier=args.classifier)
   if distributed.is_main():  # Every process computes the same figures; one prints them.
     json.dump(result, sys.stdout, sort_keys=True)
     sys.stdout.write("\n")

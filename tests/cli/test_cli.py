@@ -116,3 +116,11 @@ def test_eval_with_inception_metrics_end_to_end(trained, tmp_path, capsys):
   assert code == 2 and "convert-inception" in err and len(err.splitlines()) == 1, err
   code, err = _error(capsys, ["eval", "--workdir", trained, "--num-samples", "3"])
   assert code == 2 and "at least 10" in err, err
+
+
+def test_eval_classifier_flag_reaches_the_evaluator(trained, tmp_path, capsys):
+  """--classifier is handed to the family's evaluation: an unreadable file is its one-line error."""
+  bad = tmp_path / "clf.npz"
+  bad.write_bytes(b"not a classifier")
+  code, err = _error(capsys, ["eval", "--workdir", trained, "--num-samples", "10", "--classifier", str(bad)])
+  assert code == 2 and "cannot read classifier" in err and len(err.splitlines()) == 1
