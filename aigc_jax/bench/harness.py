@@ -322,7 +322,7 @@ def run(opts: Options = Options(), log=print, on_row=None) -> dict:
   # Other jobs on the machine slow both frameworks, PyTorch's threads more (see
   # docs/benchmarks.md): the load says how far to trust the figures.
   out["load_average_end"] = os.getloadavg()[0]
-  if "torch" in sys.modules:
+  if opts.torch_reference and "torch" in sys.modules:  # Only a run that timed PyTorch reports it.
     torch = sys.modules["torch"]
     out["torch_version"], out["torch_threads"] = torch.__version__, torch.get_num_threads()
   return out
