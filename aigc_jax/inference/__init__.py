@@ -64,7 +64,7 @@ def sampler(workdir: str):
 from aigc_jax._exports import exports as _exports  # noqa: E402
 
 _MODULES = {m: f"aigc_jax.inference.{m}" for m in ("gan", "vae", "cyclegan", "restoration", "pix2pix", "tiling",
-                                                       "diffusion")}
+                                                       "diffusion", "text2img", "text_encoder")}
 _names, _lazy_getattr, _lazy_dir = _exports(__name__, _MODULES)
 __all__ = ["FAMILIES", "Run", "family", "load", "sample", "sampler", *_names]
 
