@@ -99,6 +99,14 @@ class Augment:
     return bool(self.flip or self.max_shift or self.max_degrees)
 
 
+def check_resolution(resolution: int) -> None:
+  """The DCGAN's one constraint on `data.resolution` (4 * 2**k), as a one-line error at load."""
+  try:
+    dcgan.num_stages(resolution)
+  except ValueError as e:
+    raise UserError(f"data.resolution: {e}") from None
+
+
 @dataclasses.dataclass(frozen=True)
 class GANOptions:
   run: RunOptions = inline()
@@ -110,10 +118,7 @@ class GANOptions:
   diffaugment: str
 
   def check(self):
-    try:
-      dcgan.num_stages(self.data.resolution)
-    except ValueError as e:
-      raise UserError(f"data.resolution: {e}") from None
+    check_resolution(self.data.resolution)
     if self.adversarial.gp_weight and self.model.d_norm == "batch":
       raise UserError("a gradient penalty is per example and BatchNorm mixes examples; "
                                   "set --config.model.d_norm=layer (or none)")

@@ -45,7 +45,7 @@ from aigc_jax.errors import UserError
 from aigc_jax.models import dcgan
 from aigc_jax.options import inline, require
 from aigc_jax.text import losses as text_losses
-from aigc_jax.train import adversarial, chunked, keys, text_encoder
+from aigc_jax.train import adversarial, chunked, gan, keys, text_encoder
 from aigc_jax.train.adversarial import AdamPair, AdversarialOptions
 from aigc_jax.train.task import RunOptions, Task
 from aigc_jax.train.text_encoder import CaptionData, EncoderModel, TokenizerOptions
@@ -83,10 +83,7 @@ class Text2ImgOptions:
   optimizer: AdamPair
 
   def check(self):
-    try:
-      dcgan.num_stages(self.data.resolution)
-    except ValueError as e:
-      raise UserError(f"data.resolution: {e}") from None
+    gan.check_resolution(self.data.resolution)
     require(self.adversarial.gp_weight == 0, "gp_weight must be 0 for text2img: the matching-aware "
                                              "discriminator's fakes are pairs, which the penalty cannot interpolate")
 
