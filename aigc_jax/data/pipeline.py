@@ -4,9 +4,10 @@ A dataset is named in the config (`config.data.name`). Names in `EMBEDDED` are b
 of this package whose data ship inside a dependency; they are prepared on first use,
 offline. `folder` is the user's own folder of images, `config.data.path`, prepared once
 into a tfds dataset keyed by its contents (`aigc_jax.data.folder`). Any other name is a
-tensorflow-datasets catalog name, which must already be prepared in
-`config.data.data_dir` (or tfds' default) unless `config.data.download` is true; reading
-a prepared dataset needs no TensorFlow.
+tensorflow-datasets dataset (a catalog name, or one the user's own builder prepared),
+which must already be prepared in `config.data.data_dir` (or tfds' default) unless
+`config.data.download` is true; reading a prepared dataset needs no TensorFlow, even
+when its catalog code does (`_prepared_from_files`).
 
 Every image is fitted to `data.resolution` x `data.resolution` with `data.channels`
 channels when it is read, by the policy `data.resize` (default "resize"):
@@ -74,8 +75,10 @@ def get_builder(name: str, data_dir: str | None = None, download: bool = False):
   try:
     builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
   except Exception as e:  # tfds raises several types for unknown names.
-    raise UserError(f"unknown dataset {name!r}: not an embedded dataset ({', '.join(EMBEDDED)}) "
-                    f"nor a tensorflow-datasets name ({str(e).splitlines()[0]})") from e
+    builder = _prepared_from_files(name, data_dir)
+    if builder is None:
+      raise UserError(f"unknown dataset {name!r}: not an embedded dataset ({', '.join(EMBEDDED)}) "
+                      f"nor a tensorflow-datasets name ({str(e).splitlines()[0]})") from e
   if not _is_prepared(builder):
     if not download:
       raise UserError(
@@ -83,6 +86,22 @@ def get_builder(name: str, data_dir: str | None = None, download: bool = False):
           f"--config.data.download=True (needs network) or point --config.data.data_dir at it")
     builder.download_and_prepare()
   return builder
+
+
+def _prepared_from_files(name: str, data_dir: str | None):
+  """The read-only builder of `name` as prepared in `data_dir` (or tfds' default), from
+  its files alone, or None if it is not prepared there.
+
+  `tfds.builder` constructs a catalog dataset from its code when it has it, and some
+  catalog code needs TensorFlow just to be constructed (coco_captions' `_info` names
+  `tf.int64`), although its prepared array_record files read without it.
+  """
+  import tensorflow_datasets as tfds
+  from tensorflow_datasets.core import read_only_builder
+  try:
+    return read_only_builder.builder_from_files(name, data_dir=data_dir)
+  except tfds.core.DatasetNotFoundError:
+    return None
 
 
 def _is_prepared(builder) -> bool:
