@@ -166,3 +166,24 @@ def update(*, generate: Callable, g_params, g_opt_state, g_tx, critic: Critic, d
   (g_grads,) = pullback(dfake)
   g_params, g_opt_state = apply_gradients(g_tx, g_params, g_opt_state, g_grads)
   return g_params, g_opt_state, g_aux, d, d_metrics, loss, aux
+
+
+def gan_state_update(state, *, generate: Callable, g_tx, critic: Critic, opts: AdversarialOptions, real,
+                     g_loss: Callable, key, fresh_fakes: Callable | None = None):
+  """`update` on a GAN-shaped train state, then the EMA of the generator's weights.
+
+  `state` is a flax struct with the fields step, g_params, g_batch_stats, d_params,
+  d_batch_stats (the critic's collections), g_opt_state, d_opt_state and g_ema_params
+  ({} when `opts.ema_decay` is 0), as the DCGAN and text-conditional families keep it;
+  `generate`'s aux is the generator's new batch statistics. The other arguments are
+  `update`'s. Returns (the next state, metrics: the critic's and "g_loss").
+  """
+  g_params, g_opt_state, g_batch_stats, d, metrics, g_loss_value, _ = update(
+      generate=generate, g_params=state.g_params, g_opt_state=state.g_opt_state, g_tx=g_tx, critic=critic,
+      d=DState(state.d_params, state.d_batch_stats, state.d_opt_state), opts=opts, real=real, g_loss=g_loss,
+      key=key, fresh_fakes=fresh_fakes)
+  g_ema_params = ema_update(state.g_ema_params, g_params, opts.ema_decay) if opts.ema_decay else {}
+  new_state = state.replace(
+      step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats, d_params=d.params,
+      d_batch_stats=d.collections, g_opt_state=g_opt_state, d_opt_state=d.opt_state, g_ema_params=g_ema_params)
+  return new_state, {**metrics, "g_loss": g_loss_value}

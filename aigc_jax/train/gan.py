@@ -208,17 +208,9 @@ def make_train_step(opts: GANOptions):
       return jnp.mean(loss.g_loss(logits)), None
 
     z = jax.random.normal(k_z, (real.shape[0], latent_dim), real.dtype)
-    g_params, g_opt_state, g_batch_stats, d_state, metrics, g_loss_value, _ = adversarial.update(
-        generate=lambda p: g_apply(p, state.g_batch_stats, z, y), g_params=state.g_params,
-        g_opt_state=state.g_opt_state, g_tx=g_tx, critic=critic,
-        d=adversarial.DState(state.d_params, state.d_batch_stats, state.d_opt_state), opts=adv,
+    return adversarial.gan_state_update(
+        state, generate=lambda p: g_apply(p, state.g_batch_stats, z, y), g_tx=g_tx, critic=critic, opts=adv,
         real=real, g_loss=g_loss, key=(k_critic, k_d), fresh_fakes=fresh_fakes)
-    g_ema_params = adversarial.ema_update(state.g_ema_params, g_params, adv.ema_decay) if adv.ema_decay else {}
-    new_state = state.replace(
-        step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats, d_params=d_state.params,
-        d_batch_stats=d_state.collections, g_opt_state=g_opt_state, d_opt_state=d_state.opt_state,
-        g_ema_params=g_ema_params)
-    return new_state, {**metrics, "g_loss": g_loss_value}
   return train_step
 
 

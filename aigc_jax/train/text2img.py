@@ -241,16 +241,9 @@ def make_train_step(opts: Text2ImgOptions):
       logits, _ = d_apply(d_params, d_batch_stats, fake_pairs[:, 0])
       return jnp.mean(loss.g_loss(logits)), None
 
-    g_params, g_opt_state, g_batch_stats, d_state, metrics, g_loss_value, _ = adversarial.update(
-        generate=generate, g_params=state.g_params, g_opt_state=state.g_opt_state, g_tx=g_tx, critic=critic,
-        d=adversarial.DState(state.d_params, state.d_batch_stats, state.d_opt_state), opts=adv,
-        real=real, g_loss=g_loss, key=(k_critic, k_d), fresh_fakes=fresh_fakes)
-    g_ema_params = adversarial.ema_update(state.g_ema_params, g_params, adv.ema_decay) if adv.ema_decay else {}
-    new_state = state.replace(
-        step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats, d_params=d_state.params,
-        d_batch_stats=d_state.collections, g_opt_state=g_opt_state, d_opt_state=d_state.opt_state,
-        g_ema_params=g_ema_params)
-    return new_state, {**metrics, "g_loss": g_loss_value}
+    return adversarial.gan_state_update(
+        state, generate=generate, g_tx=g_tx, critic=critic, opts=adv, real=real, g_loss=g_loss,
+        key=(k_critic, k_d), fresh_fakes=fresh_fakes)
   return train_step
 
 
