@@ -21,7 +21,9 @@ lost process and exits with status 3 (`os._exit`: its main thread may be blocked
 a collective that will never complete, so raising an exception could not end it). A
 process that stops early on an error tells the others first (`exit_together`). If
 process 0, the coordinator, dies, JAX's own client aborts the others at once with its
-long message: the one failure this module cannot turn into one line.
+long message, which this jaxlib gives Python no way to prevent; a SIGABRT handler
+(`_catch_coordinator_abort`) then adds the one line naming process 0 as the last line
+on stderr and exits with status 3 instead of dumping core.
 
 On CPU, collectives across processes go through gloo (set before joining; harmless on
 GPU and TPU, whose collectives are NCCL and ICI).
@@ -102,10 +104,16 @@ def settings(coordinator=None, num_processes=None, process_id=None, mode=None, p
   return Settings(coordinator, num_processes, process_id, mode == "auto", peer_timeout)
 
 
-def _die(message: str):
-  sys.stderr.write(f"aigc: error: process {_joined.get('process_id', '?')}: {message}; stopping (a training "
-                   f"run resumes from its last checkpoint with the same command)\n")
-  sys.stderr.flush()
+def _die(message: str, raw: bool = False):
+  """Prints the one line and exits with LOST_PEER_STATUS at once. `raw`: straight to
+  file descriptor 2 (from a signal handler, where sys.stderr's lock may be held)."""
+  line = (f"aigc: error: process {_joined.get('process_id', '?')}: {message}; stopping (a training "
+          f"run resumes from its last checkpoint with the same command)\n")
+  if raw:
+    os.write(2, line.encode())
+  else:
+    sys.stderr.write(line)
+    sys.stderr.flush()
   os._exit(LOST_PEER_STATUS)
 
 
@@ -183,6 +191,57 @@ class _Watchdog:
 _joined: dict = {}
 
 
+def _coordinator_reachable(address: str, timeout: float = 2.0) -> bool:
+  """Whether a TCP connection to `address` (HOST:PORT, the coordination service in
+  process 0) opens within `timeout` s."""
+  import socket
+  host, port = address.rsplit(":", 1)
+  try:
+    socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+  except (OSError, ValueError):
+    return False
+  return True
+
+
+def _catch_coordinator_abort(address: str):
+  """Turns JAX's abort on losing the coordinator into this module's one line, last.
+
+  When process 0 dies, its coordination service's socket closes; the coordination
+  client in every other process sees its error poll fail at once (well before any
+  heartbeat timeout) and calls its error callback, whose default logs a fatal error
+  (JAX's long "Terminating process because the JAX distributed service detected fatal
+  errors" message, with a native stack trace) and calls abort(). Neither can be avoided
+  from Python in this jaxlib (0.10): a Python `missed_heartbeat_callback` for
+  `get_distributed_runtime_client` is never called (converting the absl::Status for it
+  raises std::bad_cast, which aborts as well), and the client has no option to stop
+  polling for errors. What can be done is to catch the SIGABRT that follows: this
+  handler (a ctypes callback, run on the aborting thread) checks the coordinator's
+  port; if it no longer answers, it writes this module's one line after JAX's message
+  and exits with status 3 (so the line is the last on stderr). If the coordinator still
+  answers, the abort has another cause: the handler returns and abort() proceeds as
+  usual. Best effort: where ctypes or libc's `signal` is missing, nothing is installed.
+  """
+  import ctypes
+  import signal
+  try:
+    libc = ctypes.CDLL(None)
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_int)
+    libc.signal.restype = ctypes.c_void_p
+    libc.signal.argtypes = [ctypes.c_int, handler_type]
+  except (OSError, AttributeError):
+    return
+
+  def on_abort(signum):
+    try:
+      if not _coordinator_reachable(address):
+        _die(f"lost the coordinator (process 0): {address} no longer answers", raw=True)
+    except BaseException:  # noqa: BLE001  (nothing may escape into native code)
+      pass
+
+  _joined["abort_handler"] = handler = handler_type(on_abort)  # Kept alive: libc holds its address.
+  libc.signal(signal.SIGABRT, handler)
+
+
 def _keep_stdout_for_python():
   """Sends what native code writes to stdout (gloo announces every connection there) to
   stderr, and keeps the real stdout for Python's `print`: `aigc eval`'s stdout stays one
@@ -213,10 +272,27 @@ def initialize(s: Settings | None):
                     f"{first[:300]}") from None
   from jax._src import distributed as jax_distributed
   _joined["process_id"] = jax.process_index()
+  if jax.process_index() != 0:
+    _catch_coordinator_abort(s.coordinator or jax_distributed.global_state.coordinator_address)
   _joined["watchdog"] = _Watchdog(jax_distributed.global_state.client, jax.process_index(), jax.process_count(),
                                   s.peer_timeout)
   _joined["watchdog"].start()
   return jax.process_index(), jax.process_count()
+
+
+# The status codes that begin the message of an error raised by XLA's runtime.
+_RUNTIME_STATUSES = ("UNKNOWN", "INTERNAL", "UNAVAILABLE", "ABORTED", "DEADLINE_EXCEEDED", "CANCELLED",
+                     "FAILED_PRECONDITION")
+
+
+def _runtime_failure(e: BaseException) -> bool:
+  """Whether `e` is XLA's runtime failing (a collective whose peer is gone, say): a
+  JaxRuntimeError, or the ValueError that a failed gloo collective surfaces as in
+  `multihost_utils.process_allgather` ("UNKNOWN: Gloo AllGather failed: ...")."""
+  import jax
+  if isinstance(e, jax.errors.JaxRuntimeError):
+    return True
+  return isinstance(e, ValueError) and str(e).split(":", 1)[0] in _RUNTIME_STATUSES
 
 
 @contextlib.contextmanager
@@ -240,8 +316,7 @@ def exit_together(command: str):
   except KeyboardInterrupt:
     status, line, what = 130, f"aigc {command}: interrupted", "was interrupted"
   except Exception as e:  # noqa: BLE001  (a bug: keep its traceback)
-    import jax
-    if isinstance(e, jax.errors.JaxRuntimeError):
+    if _runtime_failure(e):
       # A collective failed, most likely because a peer died (gloo sees the closed socket
       # first): give the watchdog the time to name it (it exits with one line).
       import time
@@ -311,13 +386,15 @@ def broadcast_error(message: str | None):
 def sum_over_processes(array):
   """The sum over processes of a host numpy array (any shape and dtype, float64 kept
   exact in transit: JAX would narrow it to float32), added in process order, so every
-  process gets the same bits; the array itself when alone."""
+  process gets the same bits; the array itself when alone. The processes first meet at a
+  barrier (`sync`): they may arrive minutes apart after unequal shares of work."""
   import jax
   import numpy as np
   array = np.ascontiguousarray(array)
   if jax.process_count() == 1:
     return array
   from jax.experimental import multihost_utils
+  sync("sum_over_processes")
   raw = array.reshape(-1).view(np.uint8)
   gathered = np.asarray(multihost_utils.process_allgather(raw))  # [processes, bytes]
   parts = [np.frombuffer(row.tobytes(), array.dtype).reshape(array.shape) for row in gathered]
@@ -325,6 +402,48 @@ def sum_over_processes(array):
   for part in parts[1:]:
     total += part
   return total
+
+
+def concat_over_processes(array):
+  """The concatenation along the first axis, in process order, of every process's host
+  array [n_p, ...] (the n_p may differ, 0 included; the other dimensions and the dtype
+  must agree), bit for bit (sent as bytes), on every process; the array itself when
+  alone. Like `sum_over_processes`, it meets the others at a barrier first. What brings
+  the per-example results of `process_range` shares back together."""
+  import jax
+  import numpy as np
+  array = np.ascontiguousarray(array)
+  if jax.process_count() == 1:
+    return array
+  from jax.experimental import multihost_utils
+  sync("concat_over_processes")
+  counts = np.asarray(multihost_utils.process_allgather(np.asarray([len(array)], np.int64))).reshape(-1)
+  row = array[:1].nbytes if len(array) else int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize
+  longest = int(counts.max())
+  raw = np.zeros(max(1, longest * row), np.uint8)  # Padded to the longest share: one shape for all.
+  raw[:array.nbytes] = array.reshape(-1).view(np.uint8)
+  gathered = np.asarray(multihost_utils.process_allgather(raw))  # [processes, bytes]
+  parts = [np.frombuffer(gathered[p, :int(n) * row].tobytes(), array.dtype).reshape(int(n), *array.shape[1:])
+           for p, n in enumerate(counts)]
+  return np.concatenate(parts)
+
+
+def local_copy(tree):
+  """`tree` with each replicated global array (a train state restored on the mesh of
+  every process's devices) replaced by its copy on one of this process's devices, so
+  that a program on it runs in this process alone, in no step with the others; the tree
+  itself when alone."""
+  import jax
+  if jax.process_count() == 1:
+    return tree
+
+  def local(x):
+    if not isinstance(x, jax.Array) or x.is_fully_addressable:
+      return x
+    if not x.sharding.is_fully_replicated:
+      raise ValueError(f"local_copy needs replicated arrays, got one sharded as {x.sharding}")
+    return x.addressable_data(0)
+  return jax.tree.map(local, tree)
 
 
 def process_range(count: int) -> tuple[int, int]:

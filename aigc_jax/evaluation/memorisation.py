@@ -42,7 +42,8 @@ def digits_shares(images_uint8: np.ndarray, data_dir=None) -> dict:
 def inception_shares(data, images_uint8: np.ndarray, inception_weights=None) -> dict:
   """The memorised shares of uint8 images [N, H, W, C] and of the real test split of the
   run's dataset (`data`, its `ImageData` options), in Inception pool3 space (the whole training split is
-  featurised: slow on a CPU for a large dataset)."""
+  featurised: slow on a CPU for a large dataset; split over the processes of a
+  multi-process run)."""
   from aigc_jax.data import load_images
   from aigc_jax.metrics import images as images_metrics
   from aigc_jax.metrics import inception
@@ -51,6 +52,7 @@ def inception_shares(data, images_uint8: np.ndarray, inception_weights=None) -> 
   for name, images in (("samples", images_uint8),
                        ("train", load_images(data.name, "train", data.config)),
                        ("test", load_images(data.name, "test", data.config))):
-    features[name] = inception.inception_features(variables, images)[0]
+    # Each process of a multi-process run featurises its share; all get every feature.
+    features[name] = images_metrics.inception_pool3(variables, images)
   share, reference = memorisation.memorised_shares(features["train"], features["samples"], features["test"])
   return {"memorised_share": share, "memorised_share_test_reference": reference}

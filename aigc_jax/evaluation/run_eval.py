@@ -16,7 +16,13 @@ def generator_metrics(data, images_uint8, *, step: int, metrics=None, ref=None, 
   its labels too). The memorised share (`evaluation.memorisation`) comes with the digits
   scores, and in Inception space with the metric name "memorisation". With `classifier`
   (a file of `evaluation.classifier`, trained on the run's dataset), that classifier's
-  IS, FID and conditional accuracy and their real-data ceiling (`classifier_metrics`)."""
+  IS, FID and conditional accuracy and their real-data ceiling (`classifier_metrics`).
+
+  In a multi-process run every process calls this with the same images and gets the
+  same figures: the digits classifier splits its chunks over all processes' devices,
+  and the Inception features (of the samples, the test split and, for the memorised
+  share, the training split) are split into per-process shares and brought together
+  (`metrics.images._collect`)."""
   if len(images_uint8) < 10:
     raise UserError(f"--num-samples must be at least 10 (Inception Scores use 10 splits), "
                     f"got {len(images_uint8)}")

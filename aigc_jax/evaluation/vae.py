@@ -12,6 +12,7 @@ import math
 import jax
 import numpy as np
 
+from aigc_jax import distributed
 from aigc_jax.data import pipeline
 from aigc_jax.evaluation import run_eval
 from aigc_jax.inference import vae as vae_inference
@@ -24,6 +25,13 @@ def test_bounds(run, num_samples: int | None = None, split: str | None = None, s
 
   `num_samples` is the IWAE's K (default `eval.iwae_samples`). Every image of the split
   counts once (the last batch is padded, then the padding dropped).
+
+  Across processes, each process takes a contiguous range of the split's batches
+  (`distributed.process_range`) and computes them exactly as one process would (the
+  same batch, padding and key, on one of its own devices: `distributed.local_copy`), and the per-image terms are
+  gathered in batch order (`distributed.concat_over_processes`): every process then
+  averages the very numbers that one process averages. No collective runs until the
+  gather, so processes with one batch more or less do not wait for each other.
   """
   opts, state = run.opts, run.state
   k = int(num_samples or opts.eval.iwae_samples)
@@ -33,17 +41,21 @@ def test_bounds(run, num_samples: int | None = None, split: str | None = None, s
   ds = pipeline.make_dataset(opts.data.config, split, batch_size=batch_size, train=False,
                              process_index=0, process_count=1)
   k_elbo, k_iwae = jax.random.split(keys.stream_key(seed, "bounds"))
+  params = distributed.local_copy(state.params)  # Each process runs its batches by itself.
   recon, kl, log_px = [], [], []
-  for i in range(len(ds)):
+  start, stop = distributed.process_range(len(ds))  # (0, len(ds)) when alone.
+  for i in range(start, stop):
     batch = ds[i]
     n = len(batch["image"])
     x, labels = chunked.pad_to(batch["image"], batch_size), batch.get("label")
     labels = chunked.pad_to(labels, batch_size) if labels is not None and opts.model.num_classes else None
-    r, kl_i = progs.elbo(state.params, x, labels, jax.random.fold_in(k_elbo, i))
+    r, kl_i = progs.elbo(params, x, labels, jax.random.fold_in(k_elbo, i))
     recon.append(np.asarray(r)[:n])
     kl.append(np.asarray(kl_i)[:n])
-    log_px.append(np.asarray(progs.iwae(state.params, x, labels, jax.random.fold_in(k_iwae, i), k))[:n])
-  recon, kl, log_px = (np.concatenate(v).astype(np.float64) for v in (recon, kl, log_px))
+    log_px.append(np.asarray(progs.iwae(params, x, labels, jax.random.fold_in(k_iwae, i), k))[:n])
+  terms = np.stack([np.concatenate(v) if v else np.zeros(0, np.float32) for v in (recon, kl, log_px)], axis=1)
+  terms = distributed.concat_over_processes(terms)  # [images, 3], in the split's order.
+  recon, kl, log_px = (terms[:, j].astype(np.float64) for j in range(3))
   dims = opts.data.resolution ** 2 * opts.data.channels
   nelbo, iwae_nll = float(np.mean(recon + kl)), float(-np.mean(log_px))
   return {

@@ -96,22 +96,55 @@ def _as_images(source, batch_size):
 # ------------------------------------------------------------------------ metrics
 
 
-def _collect(variables, images, batch_size, resize, keep_pool3, keep_logits, progress):
-  """Streams Inception features into FeatureStats; keeps only what KID/IS need."""
-  from aigc_jax.metrics.inception import iter_inception_features
-  stats, pool3s, logits = FeatureStats(), [], []
+def _collect(variables, images, batch_size, resize, keep_pool3, keep_logits, progress, keep_stats=True):
+  """Streams Inception features into FeatureStats; keeps only what KID/IS need (and
+  with `keep_stats=False`, only those: the FeatureStats is then None).
+
+  Across processes (`aigc eval` joined to a multi-process run), an image array is split:
+  each process featurises its contiguous share (`distributed.process_range`), the
+  float64 sums of the statistics are added over processes (`FeatureStats.combine`, as
+  `aigc stats` does) and the kept features gathered in image order, so every process
+  gets what one process computes, to float rounding. An iterable of batches or a folder
+  is featurised whole by every process (it cannot be split without reading it).
+  """
+  from aigc_jax import distributed
+  from aigc_jax.metrics.inception import NUM_CLASSES, iter_inception_features
+  split = distributed.is_multiprocess() and getattr(images, "ndim", None) == 4
+  if split:
+    start, stop = distributed.process_range(images.shape[0])
+    images, progress = images[start:stop], progress and distributed.is_main()
+  stats = (FeatureStats(2048) if split else FeatureStats()) if keep_stats else None
+  pool3s, logits, count = [], [], 0
   total = images.shape[0] if getattr(images, "ndim", None) == 4 else None
   for pool3, batch_logits in iter_inception_features(
       variables, images, batch_size, resize, progress, total):
-    stats.update(pool3)
+    count += pool3.shape[0]
+    if keep_stats:
+      stats.update(pool3)
     if keep_pool3:
       pool3s.append(pool3)
     if keep_logits:
       logits.append(batch_logits)
-  if stats.count == 0:
+  if split:  # Every process takes part, with an empty share too.
+    count = int(distributed.sum_over_processes(np.asarray([count]))[0])
+    if keep_stats:
+      stats.combine(distributed.sum_over_processes)
+    gather = lambda parts, dim: [distributed.concat_over_processes(
+        np.concatenate(parts) if parts else np.zeros((0, dim), np.float32))]
+    pool3s = gather(pool3s, 2048) if keep_pool3 else []
+    logits = gather(logits, NUM_CLASSES) if keep_logits else []
+  if count == 0:
     raise UserError("no images to evaluate")
   cat = lambda parts: np.concatenate(parts) if parts else None
   return stats, cat(pool3s), cat(logits)
+
+
+def inception_pool3(variables, images, batch_size: int = 50) -> np.ndarray:
+  """The pool3 features [N, 2048] of uint8 images [N, H, W, C] ("pytorch" resizing),
+  split over the processes of a multi-process run as `images_metrics` splits them;
+  alone, exactly `inception.inception_features(variables, images, batch_size)[0]`."""
+  return _collect(variables, images, batch_size, "pytorch", keep_pool3=True, keep_logits=False,
+                  progress=False, keep_stats=False)[1]
 
 
 def parse_metrics(metrics, allowed=METRICS) -> tuple[str, ...]:

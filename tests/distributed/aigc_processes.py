@@ -35,9 +35,12 @@ def env_for(devices: int) -> dict:
 
 
 @contextlib.contextmanager
-def started(args, *, processes: int, devices: int, log_dir, via_env: bool = False, peer_timeout: int = 20):
+def started(args, *, processes: int, devices: int, log_dir, via_env: bool = False, peer_timeout: int = 20,
+            program=("-m", "aigc_jax.cli.main")):
   """Starts `aigc ARGS` as `processes` processes of `devices` devices each; yields the
-  Popen objects and the paths of their stdout/stderr files; kills what is left."""
+  Popen objects and the paths of their stdout/stderr files; kills what is left.
+  `program`: what `python` runs in place of `-m aigc_jax.cli.main` (a script taking the
+  same arguments, `fake_inception_cli.py` say)."""
   port = free_port()
   procs, files = [], []
   try:
@@ -53,7 +56,7 @@ def started(args, *, processes: int, devices: int, log_dir, via_env: bool = Fals
       out, err = os.path.join(log_dir, f"p{i}.out"), os.path.join(log_dir, f"p{i}.err")
       files.append((out, err))
       with open(out, "w") as fo, open(err, "w") as fe:
-        procs.append(subprocess.Popen([sys.executable, "-m", "aigc_jax.cli.main", *args, *extra],
+        procs.append(subprocess.Popen([sys.executable, *program, *args, *extra],
                                       stdout=fo, stderr=fe, env=env))
     yield procs, files
   finally:

@@ -99,6 +99,22 @@ def test_sum_over_processes_alone_keeps_float64():
   np.testing.assert_array_equal(distributed.sum_over_processes(x), x)
 
 
+def test_alone_concat_and_local_copy_are_the_inputs():
+  x = np.arange(6, dtype=np.float64).reshape(3, 2)
+  np.testing.assert_array_equal(distributed.concat_over_processes(x), x)
+  tree = {"w": np.ones(2)}
+  assert distributed.local_copy(tree) is tree
+
+
+def test_a_failed_collective_is_told_from_a_bug():
+  import jax
+  gloo = ValueError("UNKNOWN: Gloo AllGather failed: [pair.cc:547] Connection closed by peer")
+  assert distributed._runtime_failure(gloo)
+  assert distributed._runtime_failure(jax.errors.JaxRuntimeError("INTERNAL: x"))
+  assert not distributed._runtime_failure(ValueError("could not broadcast shapes"))
+  assert not distributed._runtime_failure(KeyError("UNKNOWN"))
+
+
 @pytest.mark.parametrize("command", [["train", "--config", "dcgan_digits:smoke"], ["eval", "--workdir", "w"],
                                      ["stats", "--data", "digits", "--out", "o.npz"]])
 def test_commands_take_the_flags_and_refuse_half_a_set(command, capsys):
