@@ -26,8 +26,9 @@ import optax
 from flax import traverse_util
 
 from aigc_jax import images as images_lib
-from aigc_jax.data import augment, pipeline
+from aigc_jax.data import pipeline
 from aigc_jax.errors import UserError
+from aigc_jax.evaluation import classifier_step
 
 FEATURES = 128  # Width of the penultimate layer, the space FID is computed in.
 
@@ -123,16 +124,7 @@ def train(data_config, *, seed: int = 0, num_steps: int = 2000, batch_size: int 
   tx = optax.adamw(optax.cosine_decay_schedule(learning_rate, num_steps), weight_decay=1e-4)
   opt_state = tx.init(params)
 
-  @functools.partial(jax.jit, donate_argnums=(0, 1))
-  def step(params, opt_state, x, y, step_key):
-    x = augment.augment(step_key, x, max_shift=2, max_degrees=10.0)
-
-    def loss_fn(p):
-      logits, _ = model.apply({"params": p}, x)
-      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    loss, grads = jax.value_and_grad(loss_fn)(params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
+  step = classifier_step.make_step(model, tx, max_shift=2)
 
   batches = pipeline.train_batches(data_config, batch_size=batch_size, seed=seed)
   for s in range(num_steps):

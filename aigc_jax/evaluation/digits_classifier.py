@@ -21,7 +21,8 @@ import optax
 from flax import traverse_util
 
 from aigc_jax import distributed, images as images_lib
-from aigc_jax.data import augment, pipeline
+from aigc_jax.data import pipeline
+from aigc_jax.evaluation import classifier_step
 
 RESOLUTION = 16
 WEIGHTS_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "digits_classifier.npz")
@@ -108,22 +109,13 @@ def train(seed: int = 0, num_steps: int = 3000, batch_size: int = 64, data_dir=N
   tx = optax.adamw(optax.cosine_decay_schedule(2e-3, num_steps), weight_decay=1e-4)
   opt_state = tx.init(params)
 
-  @jax.jit
-  def step(params, opt_state, idx, key):
-    x = augment.augment(key, jnp.asarray(train_x)[idx], max_shift=1, max_degrees=10.0)
-    y = jnp.asarray(train_y)[idx]
-
-    def loss_fn(p):
-      logits, _ = model.apply({"params": p}, x)
-      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    loss, grads = jax.value_and_grad(loss_fn)(params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
+  step = classifier_step.make_step(model, tx, max_shift=1)
+  train_x, train_y = jnp.asarray(train_x), jnp.asarray(train_y)
 
   rng = np.random.default_rng(seed)
   for s in range(num_steps):
     idx = rng.integers(0, len(train_x), batch_size)
-    params, opt_state, loss = step(params, opt_state, idx, jax.random.fold_in(key, s + 1))
+    params, opt_state, loss = step(params, opt_state, train_x[idx], train_y[idx], jax.random.fold_in(key, s + 1))
     if (s + 1) % 500 == 0:
       log(f"step {s + 1}: loss {float(loss):.4f}")
   logits, _ = classify(params, test_x)
