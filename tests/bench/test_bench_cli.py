@@ -11,6 +11,7 @@ import jax
 import pytest
 
 from aigc_jax.bench import harness
+from aigc_jax.bench import steps as bench_steps
 from aigc_jax.bench.options import preset
 from aigc_jax.cli import main
 
@@ -98,8 +99,8 @@ def test_a_failing_torch_compile_is_recorded_not_raised():
       raise RuntimeError("no C++ compiler\nmore detail")
     return timing.Step(lambda: None, lambda: None)
   opts = preset("tiny", torch_compile="on", torch_device="cpu")
-  steps, notes = harness._torch_steps(make, opts, "bfloat16", "row_bfloat16", log=lambda *a: None)
+  steps, notes = bench_steps.torch_steps(make, opts, "bfloat16", "row_bfloat16", log=lambda *a: None)
   assert list(steps) == ["torch"] and calls == [("cpu", "bfloat16", False), ("cpu", "bfloat16", True)]
   assert notes == {"row_bfloat16_torch_compile_skipped": "RuntimeError: no C++ compiler"}
-  steps, notes = harness._torch_steps(make, opts._replace(torch_compile="off"), "float32", "r", log=print)
+  steps, notes = bench_steps.torch_steps(make, opts._replace(torch_compile="off"), "float32", "r", log=print)
   assert list(steps) == ["torch"] and notes == {"r_torch_compile_skipped": "--torch-compile off"}
