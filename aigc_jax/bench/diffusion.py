@@ -64,24 +64,24 @@ def _perturbed(params, seed: int = 0, scale: float = 0.05):
 
 
 def train_row(opts: Options, dtype: str, peaks: dict, log=print) -> dict:
-  from aigc_jax.bench import steps, torch_unet
+  from aigc_jax.bench import steps as bench_steps, torch_unet
   config = diffusion_config(opts, dtype)
   arch, b = architecture(config), opts.diffusion_batch
   k = config.model.num_classes
   r, c = arch["resolution"], arch["channels"]
-  batch = {"image": steps.uniform_images((b, r, r, c)),
+  batch = {"image": bench_steps.uniform_images((b, r, r, c)),
            "label": np.random.default_rng(1).integers(0, k, b).astype(np.int32)}
   e, o = config.edm, config.optimizer
   torch_kwargs = dict(batch=b, architecture=arch, num_classes=k, sigma_data=e.sigma_data, p_mean=e.p_mean,
                       p_std=e.p_std, label_dropout=e.label_dropout, lr=o.lr, b1=o.b1, b2=o.b2,
                       warmup_steps=o.warmup_steps, ema_decay=config.ema_decay)
-  return steps.step_row("diffusion", dtype, config, batch, b, opts, peaks, log,
+  return bench_steps.step_row("diffusion", dtype, config, batch, b, opts, peaks, log,
                            torch_make=torch_unet.make_step, torch_kwargs=torch_kwargs,
                            useful_flops=flops.unet_step_flops(b, num_classes=k, **arch))
 
 
 def sample_row(opts: Options, dtype: str, peaks: dict, log=print) -> dict:
-  from aigc_jax.bench import steps, torch_unet
+  from aigc_jax.bench import steps as bench_steps, torch_unet
   from aigc_jax.train import diffusion, edm, sharding
   from aigc_jax.train.task import parse_config
   config = diffusion_config(opts, dtype)
@@ -119,7 +119,7 @@ def sample_row(opts: Options, dtype: str, peaks: dict, log=print) -> dict:
                                           compile=compile)
       fetch["torch_compile" if compile else "torch"] = get
       return step
-    torch_steps, notes = steps.torch_steps(make, opts, dtype, prefix, log)
+    torch_steps, notes = bench_steps.torch_steps(make, opts, dtype, prefix, log)
     steps_by_name.update(torch_steps)
     out.update(notes)
   secs = timing.interleaved(steps_by_name, opts.rounds, 1)
