@@ -11,6 +11,8 @@ import tempfile
 _ROOT = os.path.join(tempfile.gettempdir(), f"aigc_jax_tests_{os.getuid()}")
 os.environ.setdefault("TFDS_DATA_DIR", os.path.join(_ROOT, "tensorflow_datasets"))
 os.environ.setdefault("AIGC_JAX_CACHE_DIR", os.path.join(_ROOT, "xla_cache"))
+# Every program, however quick to compile, in the processes the tests start too.
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import aigc_jax  # noqa: E402  (first: it sets XLA_FLAGS before JAX starts, as in `aigc`)
 import jax  # noqa: E402
