@@ -88,10 +88,11 @@ class AttentionBlock(nn.Module):
   @nn.compact
   def __call__(self, x):
     b, h, w, c = x.shape
-    y = nn.GroupNorm(num_groups=min(self.num_groups, c), dtype=self.dtype)(x).reshape(b, h * w, c)
-    q, k, v = jnp.split(nn.Dense(3 * c, dtype=self.dtype)(y), 3, axis=-1)
+    y = nn.GroupNorm(num_groups=min(self.num_groups, c), dtype=self.dtype)(x).reshape(b * h * w, c)
+    qkv = nn.Dense(3 * c, dtype=self.dtype)(y).reshape(b, h * w, 3, c)
+    q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
     weights = nn.softmax(jnp.einsum("bqc,bkc->bqk", q, k) / math.sqrt(c), axis=-1)
-    y = jnp.einsum("bqk,bkc->bqc", weights, v)
+    y = jnp.einsum("bqk,bkc->bqc", weights, v).reshape(b * h * w, c)
     y = nn.Dense(c, dtype=self.dtype, kernel_init=nn.initializers.zeros)(y)
     return (x + y.reshape(b, h, w, c)) / math.sqrt(2.0)
 
