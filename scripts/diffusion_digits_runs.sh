@@ -14,8 +14,8 @@ AIGC=${AIGC:-.venv/bin/aigc}
 PY=${PY:-.venv/bin/python}
 mkdir -p "$OUT"
 
-for variant in cond uncond; do
-  for seed in 0 1 2; do
+for seed in 0 1 2; do  # Seed first: a stopped session leaves whole seeds of both variants.
+  for variant in cond uncond; do
     w="$OUT/${variant}_s$seed"
     config=diffusion_digits; [ "$variant" = uncond ] && config=diffusion_digits:uncond
     if [ ! -f "$w/eval_s18.json" ]; then
