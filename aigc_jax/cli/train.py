@@ -15,7 +15,7 @@ def register(subparsers):
       description="Train a model. Extra --config.KEY=VALUE arguments override config keys "
                   "(e.g. --config.num_steps=500 --config.optimizer.g_lr=1e-4); a wrong key or "
                   "type is a one-line error. Run the same command again to resume.",
-      epilog=_configs_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+      epilog=_CONFIGS_EPILOG, formatter_class=_ConfigsEpilogFormatter)
   p.add_argument("--config", default=None,
                  help="config file (configs/NAME.py[:VARIANT]) or shipped config name; default dcgan_digits")
   p.add_argument("--workdir", default=None, help="output folder; default runs/<config name>")
@@ -63,6 +63,18 @@ def register(subparsers):
                  help="class-conditional diffusion runs: guidance scale g (default the config's, 1)")
   multihost.add_flags(p)
   p.set_defaults(func=_eval)
+
+
+_CONFIGS_EPILOG = "<the shipped configs>"
+
+
+class _ConfigsEpilogFormatter(argparse.RawDescriptionHelpFormatter):
+  """Writes the shipped configs in place of `_CONFIGS_EPILOG` when the help is printed:
+  listing them imports every config module (seconds, tfds included), which every `aigc
+  train` would pay if the epilog were built with the parser."""
+
+  def add_text(self, text):
+    super().add_text(_configs_epilog() if text == _CONFIGS_EPILOG else text)
 
 
 def _configs_epilog() -> str:

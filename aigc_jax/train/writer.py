@@ -25,8 +25,7 @@ class MetricWriter:
     if not enabled:
       return
     truncate_metrics(self.path, resume_step)
-    from tensorboardX import SummaryWriter
-    self._tb = SummaryWriter(workdir)
+    self._tb = _summary_writer(workdir)
 
   def write_scalars(self, step: int, scalars: dict):
     if not self.enabled:
@@ -58,6 +57,25 @@ class MetricWriter:
 def _to_python(v):
   v = np.asarray(v)
   return v.item() if v.ndim == 0 else v.tolist()
+
+
+def _summary_writer(logdir: str):
+  """tensorboardX's SummaryWriter for `logdir`, imported without torch.
+
+  tensorboardX's module tries `import torch` only to accept torch tensors as values;
+  where torch is installed (the test and benchmark environments) that import costs
+  seconds in every training process, and this library passes numpy arrays only. So
+  `import torch` fails inside tensorboardX's import unless torch is already loaded.
+  """
+  block = "torch" not in sys.modules
+  if block:
+    sys.modules["torch"] = None  # Makes `import torch` raise ImportError.
+  try:
+    from tensorboardX import SummaryWriter
+  finally:
+    if block:
+      del sys.modules["torch"]
+  return SummaryWriter(logdir)
 
 
 def truncate_metrics(path: str, keep_up_to_step: int):

@@ -124,3 +124,37 @@ def test_eval_classifier_flag_reaches_the_evaluator(trained, tmp_path, capsys):
   bad.write_bytes(b"not a classifier")
   code, err = _error(capsys, ["eval", "--workdir", trained, "--num-samples", "10", "--classifier", str(bad)])
   assert code == 2 and "cannot read classifier" in err and len(err.splitlines()) == 1
+
+
+def test_train_help_lists_the_shipped_configs_and_their_variants(capsys):
+  with pytest.raises(SystemExit) as exit_:
+    main(["train", "--help"])
+  assert exit_.value.code == 0
+  out = capsys.readouterr().out
+  assert "shipped configs" in out and "<the shipped configs>" not in out
+  assert "dcgan_digits  [" in out and "smoke" in out and "diffusion_digits  [uncond, smoke]" in out
+
+
+def test_starting_a_run_imports_no_config_module_and_not_torch(tmp_path):
+  """What every `aigc` process pays at start: building the parser must not import the
+  shipped configs (only `--help` lists them), and the TensorBoard writer must not import
+  torch (tensorboardX tries to; it costs seconds where torch is installed), while torch
+  stays importable afterwards."""
+  import subprocess
+  import sys
+  code = f"""
+import sys
+from aigc_jax.cli.main import build_parser
+from aigc_jax.train.writer import MetricWriter
+build_parser()
+writer = MetricWriter({str(tmp_path)!r}, 0)
+writer.write_scalars(1, {{"loss": 0.5}})
+writer.close()
+configs = sorted(m for m in sys.modules if m.startswith("aigc_jax.configs."))
+assert configs == ["aigc_jax.configs.common"] or not configs, configs
+assert "torch" not in sys.modules
+import importlib.util
+assert importlib.util.find_spec("torch") is None or __import__("torch").__name__ == "torch"
+"""
+  subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+  assert any(f.startswith("events.out.tfevents.") for f in os.listdir(tmp_path))
