@@ -76,6 +76,13 @@ def get_builder(name: str, data_dir: str | None = None, download: bool = False):
     builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
   except Exception as e:  # tfds raises several types for unknown names.
     builder = _prepared_from_files(name, data_dir)
+    if builder is None and _import_error(e) is not None:
+      where = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
+      raise UserError(
+          f"dataset {name!r} is not prepared in {where}, and its tensorflow-datasets code needs "
+          f"a package to prepare it ({str(_import_error(e)).rsplit(': ', 1)[-1]}): install it and prepare "
+          f"the dataset once with --config.data.download=True, or point --config.data.data_dir at a "
+          f"prepared copy") from e
     if builder is None:
       raise UserError(f"unknown dataset {name!r}: not an embedded dataset ({', '.join(EMBEDDED)}) "
                       f"nor a tensorflow-datasets name ({str(e).splitlines()[0]})") from e
@@ -102,6 +109,16 @@ def _prepared_from_files(name: str, data_dir: str | None):
     return read_only_builder.builder_from_files(name, data_dir=data_dir)
   except tfds.core.DatasetNotFoundError:
     return None
+
+
+def _import_error(error: BaseException | None) -> ImportError | None:
+  """The ImportError in `error`'s chain (a catalog dataset whose code imports TensorFlow,
+  coco_captions say), or None: the name is then unknown, not unpreparable here."""
+  while error is not None:
+    if isinstance(error, ImportError):
+      return error
+    error = error.__cause__ or error.__context__
+  return None
 
 
 def _is_prepared(builder) -> bool:
