@@ -1,8 +1,8 @@
 r"""Class-conditional EDM diffusion on the embedded `digits` dataset at 16x16.
 
 A 1.0M-parameter U-Net (32 channels at 16x16, 64 at 8x8 with self-attention), EDM's
-preconditioning and noise levels, Adam 2e-3, EMA 0.999, labels dropped 10% of the time
-so that the same network samples with classifier-free guidance.
+preconditioning and noise levels, Adam 2e-3, an EMA with EDM's ramp-up, labels dropped
+10% of the time so that the same network samples with classifier-free guidance.
 
   aigc train --config configs/diffusion_digits.py --workdir runs/diffusion_digits
   aigc eval --workdir runs/diffusion_digits --steps 18                 # 35 network evaluations
@@ -54,7 +54,8 @@ def get_config(variant: str = ""):
   config.optimizer.b2 = 0.999
   config.optimizer.warmup_steps = 100
   config.optimizer.grad_clip = 0.0  # Global-norm clipping; 0 disables it (as EDM).
-  config.ema_decay = 0.999
+  config.ema_decay = 0.999  # The most the EMA's decay reaches (half-life 693 steps).
+  config.ema_rampup = 0.05  # EDM's ramp-up: the half-life is 5% of the steps so far (0: constant decay).
 
   config.sampler = ml_collections.ConfigDict()
   config.sampler.method = "heun"  # Or "euler".

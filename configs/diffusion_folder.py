@@ -39,7 +39,8 @@ def get_config(variant: str = ""):
   config.model.dropout = 0.1
   config.optimizer.lr = 5e-4
   config.optimizer.warmup_steps = 1000
-  config.ema_decay = 0.9995
+  config.ema_decay = 0.9995  # The most the EMA's decay reaches.
+  config.ema_rampup = 0.05  # EDM's ramp-up: the half-life is 5% of the steps so far (0: constant decay).
   config.sampler.chunk = 256
   config.eval.num_samples = 5000
   _set_resolution(config, 64)

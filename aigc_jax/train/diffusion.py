@@ -9,7 +9,8 @@ One step draws ln(sigma) ~ N(P_mean, P_std^2) per image and minimises
   loss = mean_b[ lambda(sigma_b) * mean_pixels (D(x_b + sigma_b n_b, sigma_b) - x_b)^2 ]
 
 with Adam (a linear learning-rate warm-up) and keeps an EMA of the weights, which is
-what samples. A class-conditional run replaces each label by the null class with
+what samples; its half-life grows with training (`ema_rampup` of the steps so far, EDM's
+ramp-up) up to `ema_decay`'s, so it never holds on to the random initial weights. A class-conditional run replaces each label by the null class with
 probability `edm.label_dropout`, so the same network is also the unconditional model
 that classifier-free guidance needs. Logged: `loss`.
 
@@ -149,10 +150,12 @@ class DiffusionOptions:
   sampler: SamplerOptions
   optimizer: DiffusionOptimizer
   ema_decay: float
+  ema_rampup: float
   eval: DiffusionEval
 
   def check(self):
     require(0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}")
+    require(0 <= self.ema_rampup <= 1, f"ema_rampup must be in [0, 1], got {self.ema_rampup}")
     levels = len(dict(self.model.architecture).get("channel_mult", (1, 2, 2)))
     factor = 2 ** (levels - 1)
     require(self.data.resolution % factor == 0,
@@ -226,7 +229,7 @@ def make_train_step(opts: DiffusionOptions):
       return jnp.mean(edm.denoising_loss(lambda y, s: denoise(y, s, labels), x, sigma, noise, e.sigma_data))
     loss, grads = jax.value_and_grad(loss_fn)(state.params)
     params, opt_state = adversarial.apply_gradients(tx, state.params, state.opt_state, grads)
-    ema = adversarial.ema_update(state.ema_params, params, opts.ema_decay)
+    ema = adversarial.ema_update(state.ema_params, params, edm.ema_decay(state.step, opts.ema_decay, opts.ema_rampup))
     return state.replace(step=state.step + 1, params=params, ema_params=ema, opt_state=opt_state), {"loss": loss}
   return train_step
 

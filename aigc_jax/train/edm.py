@@ -47,6 +47,21 @@ def loss_weight(sigma, sigma_data: float = 0.5):
   return (sigma ** 2 + sigma_data ** 2) / (sigma * sigma_data) ** 2
 
 
+def ema_decay(step, max_decay: float, rampup: float):
+  """The EMA's decay for the update after `step` optimizer steps (EDM's ramp-up).
+
+  The average's half-life, in steps, is `rampup` times the steps taken so far, so it
+  always averages the latest few percent of training instead of keeping the random
+  initial weights (a constant 0.999 keeps 0.999^t of them: a fifth after 1,650 steps);
+  the decay never exceeds `max_decay`. Step 0 gives decay 0: the average starts at the
+  first trained weights. `rampup` 0 gives `max_decay` at every step.
+  """
+  if not rampup:
+    return jnp.asarray(max_decay, jnp.float32)
+  halflife = jnp.maximum(rampup * jnp.asarray(step, jnp.float32), 1e-8)
+  return jnp.minimum(max_decay, 0.5 ** (1.0 / halflife))
+
+
 def sample_sigmas(key, num: int, p_mean: float = -1.2, p_std: float = 1.2):
   """Training noise levels float32 [num]: ln(sigma) ~ N(p_mean, p_std^2)."""
   return jnp.exp(p_mean + p_std * jax.random.normal(key, (num,), jnp.float32))

@@ -125,3 +125,13 @@ def test_guidance_combines_the_two_branches():
   for g in (0.0, 1.0, 2.0, 3.5):
     out = edm.guided(denoise, g, null)(y, sigma, labels)
     np.testing.assert_allclose(out, np.broadcast_to(uncond + g * (cond - uncond), (2, 3)), rtol=1e-6)
+
+
+def test_ema_decay_ramps_up_with_a_half_life_of_a_share_of_the_steps():
+  steps = np.array([0, 1, 10, 100, 1650, 10_000, 100_000])
+  decay = np.asarray(edm.ema_decay(jnp.asarray(steps), 0.999, 0.05))
+  assert decay[0] == 0.0  # The average starts at the first trained weights.
+  uncapped = steps[1:5]  # Half-life 0.05 x steps: the weights of that long ago count half.
+  np.testing.assert_allclose(decay[1:5] ** (0.05 * uncapped), 0.5, rtol=1e-5)
+  assert np.all(np.diff(decay) >= 0) and decay[-1] == np.float32(0.999)  # Capped once 0.05 t > 693.
+  np.testing.assert_allclose(edm.ema_decay(jnp.asarray(7), 0.99, 0.0), 0.99, rtol=1e-7)
