@@ -10,9 +10,10 @@ One step draws ln(sigma) ~ N(P_mean, P_std^2) per image and minimises
 
 with Adam (a linear learning-rate warm-up) and keeps an EMA of the weights, which is
 what samples; its half-life grows with training (`ema_rampup` of the steps so far, EDM's
-ramp-up) up to `ema_decay`'s, so it never holds on to the random initial weights. A class-conditional run replaces each label by the null class with
-probability `edm.label_dropout`, so the same network is also the unconditional model
-that classifier-free guidance needs. Logged: `loss`.
+ramp-up) up to `ema_decay`'s, so it never holds on to the random initial weights. A
+class-conditional run replaces each label by the null class with probability
+`edm.label_dropout`, so the same network is also the unconditional model that
+classifier-free guidance needs. Logged: `loss`.
 
 Sampling integrates the probability-flow ODE with EDM's Heun (or Euler) sampler from
 sigma_max to 0 (`config.sampler`: steps, schedule, churn, guidance), jitted once per

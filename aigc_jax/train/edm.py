@@ -52,8 +52,8 @@ def ema_decay(step, max_decay: float, rampup: float):
 
   The average's half-life, in steps, is `rampup` times the steps taken so far, so it
   always averages the latest few percent of training instead of keeping the random
-  initial weights (a constant 0.999 keeps 0.999^t of them: a fifth after 1,650 steps);
-  the decay never exceeds `max_decay`. Step 0 gives decay 0: the average starts at the
+  initial weights (a constant decay d keeps a share d^t of them after t steps); the
+  decay never exceeds `max_decay`. Step 0 gives decay 0: the average starts at the
   first trained weights. `rampup` 0 gives `max_decay` at every step.
   """
   if not rampup:
