@@ -291,10 +291,16 @@ def _encode_file(task):
 
 # ------------------------------------------------------------------------ preparation
 
+def tfds_data_dir(data_dir=None) -> str:
+  """Where tensorflow-datasets keeps prepared datasets: `data_dir`, else
+  $TFDS_DATA_DIR, else ~/tensorflow_datasets (its own default)."""
+  base = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
+  return os.path.expanduser(base)
+
+
 def data_root(data_dir=None) -> str:
   """The folder under which prepared folders live: `<data_dir>/folder`."""
-  base = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join(os.path.expanduser("~"), "tensorflow_datasets")
-  return os.path.join(os.path.expanduser(base), DATASET_NAME)
+  return os.path.join(tfds_data_dir(data_dir), DATASET_NAME)
 
 
 def prepared_dir(layout: Layout, data_dir=None, max_size: int = MAX_SIZE) -> str:

@@ -76,11 +76,11 @@ def get_builder(name: str, data_dir: str | None = None, download: bool = False):
     builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
   except Exception as e:  # tfds raises several types for unknown names.
     builder = _prepared_from_files(name, data_dir)
-    if builder is None and _import_error(e) is not None:
-      where = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
+    missing = _import_error(e) if builder is None else None
+    if missing is not None:
       raise UserError(
-          f"dataset {name!r} is not prepared in {where}, and its tensorflow-datasets code needs "
-          f"a package to prepare it ({str(_import_error(e)).rsplit(': ', 1)[-1]}): install it and prepare "
+          f"dataset {name!r} is not prepared in {folder.tfds_data_dir(data_dir)}, and its tensorflow-datasets "
+          f"code needs a package to prepare it ({str(missing).rsplit(': ', 1)[-1]}): install it and prepare "
           f"the dataset once with --config.data.download=True, or point --config.data.data_dir at a "
           f"prepared copy") from e
     if builder is None:
