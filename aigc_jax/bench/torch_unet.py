@@ -208,7 +208,7 @@ def load_flax_params(unet, params) -> None:
       value = _to_torch_layout(name, np.asarray(value, np.float32))
       if tuple(value.shape) != tuple(p.shape):
         raise ValueError(f"{name}: Flax shape {value.shape} is not PyTorch's {tuple(p.shape)}")
-      p.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+      p.copy_(torch.from_numpy(np.array(value)))  # A writable copy (a JAX array views read-only).
 
 
 def _precondition(sigma, sigma_data):
