@@ -33,9 +33,11 @@ NOISE_EMBEDDINGS = ("positional", "fourier")
 
 
 def positional_embedding(c_noise, dim: int):
-  """float [B] -> float32 [B, dim]: cos/sin of c_noise at `dim / 2` geometric frequencies
-  from 1 down to 1/10000 (the transformer-style embedding of DDPM, applied to EDM's
-  c_noise = ln(sigma) / 4 unscaled, as EDM's DDPM++ does; the MLP after it shapes it)."""
+  """float [B] -> float32 [B, dim]: cos/sin of c_noise at the `dim / 2` geometric
+  frequencies 10000^(-i / (dim / 2)), from 1 toward 1/10000 without reaching it (the
+  transformer-style embedding of DDPM; EDM's DDPM++ spaces them to end at 1/10000),
+  applied to EDM's c_noise = ln(sigma) / 4 unscaled, as DDPM++ does; the MLP after it
+  shapes it."""
   half = dim // 2
   freqs = jnp.exp(-math.log(10000.0) * jnp.arange(half, dtype=jnp.float32) / half)
   args = c_noise.astype(jnp.float32)[:, None] * freqs[None]

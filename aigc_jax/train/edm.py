@@ -48,7 +48,8 @@ def loss_weight(sigma, sigma_data: float = 0.5):
 
 
 def ema_decay(step, max_decay: float, rampup: float):
-  """The EMA's decay for the update after `step` optimizer steps (EDM's ramp-up).
+  """The EMA's decay at train step `step` (0-based; the update follows that step's
+  optimizer update), EDM's ramp-up.
 
   The average's half-life, in steps, is `rampup` times the steps taken so far, so it
   always averages the latest few percent of training instead of keeping the random
