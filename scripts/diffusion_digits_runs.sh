@@ -29,8 +29,8 @@ train() {  # VARIANT SEED: train (or resume) one run and score it at 18 steps, g
   [ "$variant" = uncond ] && config=diffusion_digits:uncond
   if [ ! -f "$w/eval_s18.json" ]; then
     uptime >> "$w.time"
-    nice -n 5 /usr/bin/time -f "wall %e s, user %U s, sys %S s" \
-      "$AIGC" train --config "$config" --config.seed="$seed" --workdir "$w" 2>> "$w.time"
+    nice -n 5 /usr/bin/time -a -o "$w.time" -f "wall %e s, user %U s, sys %S s" \
+      "$AIGC" train --config "$config" --config.seed="$seed" --workdir "$w"
     uptime >> "$w.time"
   fi
   evaluate "$w" eval_s18.json --steps 18
