@@ -20,16 +20,18 @@ def pad_to(a, size: int) -> np.ndarray:
   return np.concatenate([a, np.repeat(a[-1:], size - len(a), axis=0)])
 
 
-def chunked_apply(fn, *arrays, chunk: int):
+def chunked_apply(fn, *arrays, chunk: int, multiple: int = 1):
   """`fn(*chunks)` over the first axis of `arrays` (None entries passed as None).
 
   Returns what `fn` returns (an array or a pytree of arrays) as numpy, concatenated over
   the N examples: exactly `fn(*arrays)` for a per-example `fn`, with one compilation.
+  `multiple`: the chunk is rounded up to a multiple of it (a program sharded over that
+  many devices takes whole rows per device), even when N is smaller.
   """
   if distributed.is_multiprocess():  # Each process computes its share; all get the whole.
-    return distributed.chunked_apply(fn, *arrays, chunk=chunk)
+    return distributed.chunked_apply(fn, *arrays, chunk=chunk)  # Rounds to all devices.
   n = len(next(a for a in arrays if a is not None))
-  chunk = max(1, min(chunk, n))
+  chunk = -(-max(1, min(chunk, n)) // multiple) * multiple
   outs = []
   for i in range(0, n, chunk):
     parts = [None if a is None else pad_to(a[i:i + chunk], chunk) for a in arrays]

@@ -298,17 +298,14 @@ def sample_keys(opts: DiffusionOptions, state: DiffusionState, key_data, labels=
   [N, 2] (`jax.random.key_data` of N keys), `labels` int [N] class ids of a
   class-conditional run (ignored by an unconditional one). `steps`, `guidance`,
   `method` default to `config.sampler`'s. Runs in chunks of `sampler.chunk` (rounded up
-  to a multiple of the devices), each sharded over the devices; N need not divide by
-  the devices (the keys are padded to a multiple, the padding's samples dropped)."""
+  to a multiple of the devices, whatever N), each sharded over the devices."""
   steps, guidance, method = sampler_settings(opts, steps, guidance, method)
-  n, devices = len(key_data), jax.device_count()
-  padded = -(-n // devices) * devices  # The sharded program takes whole rows per device.
-  key_data = chunked.pad_to(key_data, padded)
-  labels = chunked.pad_to(np.asarray(labels, np.int32), padded) if opts.model.num_classes else None
-  chunk = -(-min(opts.sampler.chunk, padded) // devices) * devices
+  labels = np.asarray(labels, np.int32) if opts.model.num_classes else None
+  devices = jax.device_count()
   program = sampling_program(opts, steps, guidance, method, devices)
-  x = chunked.chunked_apply(functools.partial(program, state.ema_params), key_data, labels, chunk=chunk)
-  return pipeline.to_uint8(np.clip(x[:n], -1.0, 1.0))
+  x = chunked.chunked_apply(functools.partial(program, state.ema_params), np.asarray(key_data), labels,
+                            chunk=opts.sampler.chunk, multiple=devices)
+  return pipeline.to_uint8(np.clip(x, -1.0, 1.0))
 
 
 def generate(opts: DiffusionOptions, state: DiffusionState, key, num: int, labels=None, **settings) -> np.ndarray:

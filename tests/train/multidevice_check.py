@@ -59,12 +59,11 @@ def diffusion_sampling_check():
   """Prints the largest difference (uint8 levels) between 10 samples of the smoke U-Net
   (randomly perturbed weights) and the first 10 of 16 drawn from the same keys: 10 is
   neither a multiple of the 8 devices nor of `sampler.chunk`."""
+  from aigc_jax.bench.diffusion import _perturbed
   from aigc_jax.train import diffusion
   task, opts = parse_config(configlib.load_config("diffusion_digits:smoke"))
   state = loop.init_state(task, opts, sharding.make_mesh())
-  rng = np.random.default_rng(0)
-  ema = jax.tree.map(lambda p: np.asarray(p) + rng.normal(0, 0.05, np.shape(p)).astype(np.float32), state.ema_params)
-  state = state.replace(ema_params=ema)
+  state = state.replace(ema_params=_perturbed(state.ema_params))
   keys = jax.random.key_data(jax.random.split(jax.random.key(0), 16))
   labels = np.arange(16) % opts.model.num_classes
   ten = diffusion.sample_keys(opts, state, keys[:10], labels[:10])
