@@ -95,10 +95,11 @@ def _load(config_json: str, split: str) -> CaptionedSplit:
   key = data_config.caption_key
   captions = []
   for i in range(len(records)):
-    if key not in records[i]:
+    record = records[i]  # Each index decodes the whole record (its image too): once.
+    if key not in record:
       raise UserError(f"dataset {data_config.name!r} has no feature {key!r}; set data.caption_key to its "
                       f"text feature")
-    captions.append(_texts(records[i][key]) or ("",))
+    captions.append(_texts(record[key]) or ("",))
   return CaptionedSplit(batch["image"], labels, tuple(captions))
 
 
