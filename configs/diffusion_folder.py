@@ -16,8 +16,9 @@ dropout for guidance) with a lower learning rate for the wider net.
   aigc eval --workdir runs/diff64 --steps 18 --metrics fid,is --inception-weights pt_inception.safetensors
 
 Variants ("+" to combine): res32, res64 (the default); cond (class-conditional: the
-number of classes and their names come from the class folders); grey; center_crop /
-random_crop; smoke (tiny, for tests). These sizes are meant for a GPU; on a CPU, start
+number of classes and their names come from the class folders); flow (rectified flow
+instead of EDM's objective, as diffusion_digits:flow); grey; center_crop / random_crop;
+smoke (tiny, for tests). These sizes are meant for a GPU; on a CPU, start
 from res32 with --config.model.base_channels=32.
 """
 
@@ -71,6 +72,7 @@ VARIANTS = {
     "res32": _resolution(32),
     "res64": _resolution(64),
     "cond": _cond,
+    "flow": diffusion_digits.flow,
     "grey": common.grey,
     "center_crop": common.resize_policy("center_crop"),
     "random_crop": common.resize_policy("random_crop"),

@@ -3,8 +3,9 @@ step, the jitted sampler and the sample grids (`aigc_jax.inference.diffusion` sa
 with a trained run; `aigc_jax.evaluation.diffusion` scores it).
 
 The denoiser is D(y, sigma) = c_skip y + c_out F(c_in y, c_noise, label) with F the
-U-Net of `aigc_jax.models.diffusion` and EDM's preconditioning (`aigc_jax.train.edm`).
-One step draws ln(sigma) ~ N(P_mean, P_std^2) per image and minimises
+U-Net of `aigc_jax.models.diffusion` and EDM's preconditioning (`aigc_jax.train.edm`),
+or, with `edm.objective` "flow", rectified flow's (F the velocity; the same network and
+samplers). One step draws ln(sigma) ~ N(P_mean, P_std^2) per image and minimises
 
   loss = mean_b[ lambda(sigma_b) * mean_pixels (D(x_b + sigma_b n_b, sigma_b) - x_b)^2 ]
 
@@ -81,13 +82,16 @@ class DiffusionModel:
 
 @dataclasses.dataclass(frozen=True)
 class EDMOptions:
-  """`config.edm`: EDM's training distribution of noise levels and the label dropout."""
+  """`config.edm`: the training objective ("edm" or "flow", `aigc_jax.train.edm`), the
+  training distribution of noise levels and the label dropout."""
+  objective: str
   sigma_data: float
   p_mean: float
   p_std: float
   label_dropout: float
 
   def check(self):
+    one_of(self.objective, edm.OBJECTIVES, "edm.objective")
     require(self.sigma_data > 0, f"edm.sigma_data must be > 0, got {self.sigma_data}")
     require(self.p_std > 0, f"edm.p_std must be > 0, got {self.p_std}")
     require(0 <= self.label_dropout < 1, f"edm.label_dropout must be in [0, 1), got {self.label_dropout}")
@@ -165,6 +169,11 @@ class DiffusionOptions:
 
 
 def parse(config) -> DiffusionOptions:
+  if "edm" in config and "objective" not in config.edm:
+    # A run trained before the flow objective existed (its config.json has no key): EDM's.
+    config = config.copy_and_resolve_references()
+    with config.unlocked():
+      config.edm.objective = "edm"
   return options_lib.parse(DiffusionOptions, config)
 
 
@@ -193,14 +202,16 @@ def init_state(opts: DiffusionOptions, key) -> DiffusionState:
                         ema_params=jax.tree.map(jnp.copy, params), opt_state=build_optimizer(opts).init(params))
 
 
-def make_denoiser(model, params, sigma_data: float, *, train: bool = False, rng=None) -> Callable:
-  """EDM's D(y, sigma, labels) -> float32 [B, R, R, C] from the U-Net F and its weights.
+def make_denoiser(model, params, sigma_data: float, *, objective: str = "edm", train: bool = False,
+                  rng=None) -> Callable:
+  """EDM's D(y, sigma, labels) -> float32 [B, R, R, C] from the U-Net F and its weights,
+  with the preconditioning of `objective` (`edm.precondition`).
 
   y float [B, R, R, C], sigma float [B] > 0, labels int [B] (the null class K for "no
   label") or None for an unconditional net.
   """
   def denoise(y, sigma, labels=None):
-    pc = edm.precondition(sigma, sigma_data)
+    pc = edm.precondition(sigma, sigma_data, objective)
     expand = lambda a: a[:, None, None, None]
     rngs = {"dropout": rng} if rng is not None else None
     f = model.apply({"params": params}, expand(pc.c_in) * y, pc.c_noise, labels, train=train, rngs=rngs)
@@ -226,8 +237,9 @@ def make_train_step(opts: DiffusionOptions):
       labels = jnp.where(drop, k, batch["label"]).astype(jnp.int32)
 
     def loss_fn(params):
-      denoise = make_denoiser(model, params, e.sigma_data, train=True, rng=k_dropout)
-      return jnp.mean(edm.denoising_loss(lambda y, s: denoise(y, s, labels), x, sigma, noise, e.sigma_data))
+      denoise = make_denoiser(model, params, e.sigma_data, objective=e.objective, train=True, rng=k_dropout)
+      return jnp.mean(edm.denoising_loss(lambda y, s: denoise(y, s, labels), x, sigma, noise, e.sigma_data,
+                                         e.objective))
     loss, grads = jax.value_and_grad(loss_fn)(state.params)
     params, opt_state = adversarial.apply_gradients(tx, state.params, state.opt_state, grads)
     ema = adversarial.ema_update(state.ema_params, params, edm.ema_decay(state.step, opts.ema_decay, opts.ema_rampup))
@@ -279,7 +291,7 @@ def sampling_program(opts: DiffusionOptions, steps: int, guidance, method: str, 
   def fn(params, key_data, labels):
     sample_keys = jax.random.wrap_key_data(key_data)
     x = jax.vmap(lambda kk: jax.random.normal(kk, shape))(sample_keys) * sigmas[0]
-    denoise = make_denoiser(model, params, opts.edm.sigma_data)
+    denoise = make_denoiser(model, params, opts.edm.sigma_data, objective=opts.edm.objective)
     if k:
       d = lambda y, sig: edm.guided(denoise, guidance, k)(y, sig, labels)
     else:

@@ -9,6 +9,15 @@ added, y = x + sigma * n; a denoiser `denoise(y, sigma) -> x_hat` takes y [B, ..
 sigma float [B] and estimates E[x | y]. The probability-flow ODE is
 dx/dsigma = (x - D(x, sigma)) / sigma, integrated from sigma_max down to 0.
 
+Two training objectives share the network and the samplers (`OBJECTIVES`): "edm", EDM's
+preconditioning and loss weight, and "flow", rectified flow (flow matching: Liu et al.,
+2022; Lipman et al., 2022). The flow interpolates x_t = (1 - t) x + t n and regresses
+the velocity n - x; with sigma = t / (1 - t) its x_t is y / (1 + sigma), so the same
+y = x + sigma n, the same denoiser form D = c_skip y + c_out F(c_in y, c_noise) and the
+same probability-flow ODE (hence the same samplers) hold, with F the velocity and
+other scalings (`precondition`) and loss weight (`loss_weight`). A normal ln(sigma) is a
+logit-normal t (ln sigma = logit t), the time distribution of Esser et al., 2024.
+
 Nothing here knows the network: `aigc_jax.train.diffusion` builds D from the U-Net with
 `precondition`, and the tests drive the same samplers with the closed-form denoiser of
 Gaussian data.
@@ -21,6 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 
+OBJECTIVES = ("edm", "flow")
+
+
 class Preconditioning(NamedTuple):
   """EDM's table 1: D(y, sigma) = c_skip y + c_out F(c_in y, c_noise), each float [B]."""
   c_skip: jax.Array
@@ -29,21 +41,36 @@ class Preconditioning(NamedTuple):
   c_noise: jax.Array
 
 
-def precondition(sigma, sigma_data: float = 0.5) -> Preconditioning:
-  """The scalings at noise levels sigma float [B]: with them the network's input and its
-  training target both have unit variance at every sigma.
+def precondition(sigma, sigma_data: float = 0.5, objective: str = "edm") -> Preconditioning:
+  """The scalings at noise levels sigma float [B].
 
-  c_skip = sd^2 / (sigma^2 + sd^2), c_out = sigma sd / sqrt(sigma^2 + sd^2),
-  c_in = 1 / sqrt(sigma^2 + sd^2), c_noise = ln(sigma) / 4.
+  "edm": the network's input and its training target both have unit variance at every
+  sigma for data of standard deviation sd: c_skip = sd^2 / (sigma^2 + sd^2), c_out =
+  sigma sd / sqrt(sigma^2 + sd^2), c_in = 1 / sqrt(sigma^2 + sd^2), c_noise = ln(sigma) / 4.
+
+  "flow" (sd unused): F is the velocity at x_t = c_in y and t = sigma / (1 + sigma), and
+  D = x_t - t F, the flow's estimate of x: c_skip = c_in = 1 / (1 + sigma), c_out =
+  -sigma / (1 + sigma); c_noise = ln(sigma) / 4 = logit(t) / 4 as well, a monotone
+  function of t on the scale the noise embedding is made for.
   """
+  if objective == "flow":
+    c = 1.0 / (1.0 + sigma)
+    return Preconditioning(c_skip=c, c_out=-sigma * c, c_in=c, c_noise=jnp.log(sigma) / 4.0)
   total = sigma ** 2 + sigma_data ** 2
   return Preconditioning(c_skip=sigma_data ** 2 / total, c_out=sigma * sigma_data / jnp.sqrt(total),
                          c_in=1.0 / jnp.sqrt(total), c_noise=jnp.log(sigma) / 4.0)
 
 
-def loss_weight(sigma, sigma_data: float = 0.5):
-  """lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2 = 1 / c_out^2: the weight that makes
-  the loss the network's own unit-variance regression, equally hard at every sigma."""
+def loss_weight(sigma, sigma_data: float = 0.5, objective: str = "edm"):
+  """lambda(sigma) = 1 / c_out^2, which makes lambda (D - x)^2 the network's own
+  regression (F - its target)^2.
+
+  "edm": (sigma^2 + sd^2) / (sigma sd)^2, a unit-variance target at every sigma.
+  "flow": ((1 + sigma) / sigma)^2 = 1 / t^2, the flow-matching loss (F - (n - x))^2,
+  since D - x = t (n - x - F).
+  """
+  if objective == "flow":
+    return ((1.0 + sigma) / sigma) ** 2
   return (sigma ** 2 + sigma_data ** 2) / (sigma * sigma_data) ** 2
 
 
@@ -64,16 +91,18 @@ def ema_decay(step, max_decay: float, rampup: float):
 
 
 def sample_sigmas(key, num: int, p_mean: float = -1.2, p_std: float = 1.2):
-  """Training noise levels float32 [num]: ln(sigma) ~ N(p_mean, p_std^2)."""
+  """Training noise levels float32 [num]: ln(sigma) ~ N(p_mean, p_std^2) (for the flow:
+  t = sigma / (1 + sigma) logit-normal, logit t ~ N(p_mean, p_std^2))."""
   return jnp.exp(p_mean + p_std * jax.random.normal(key, (num,), jnp.float32))
 
 
-def denoising_loss(denoise: Callable, x, sigma, noise, sigma_data: float = 0.5):
-  """Per-example EDM loss float [B]: lambda(sigma) * mean over pixels of (D(x + sigma n,
-  sigma) - x)^2, for clean x [B, ...], sigma [B] and standard normal noise n [B, ...]."""
+def denoising_loss(denoise: Callable, x, sigma, noise, sigma_data: float = 0.5, objective: str = "edm"):
+  """Per-example loss float [B]: lambda(sigma) * mean over pixels of (D(x + sigma n,
+  sigma) - x)^2, for clean x [B, ...], sigma [B] and standard normal noise n [B, ...];
+  lambda is the objective's `loss_weight`."""
   s = sigma.reshape((-1,) + (1,) * (x.ndim - 1))
   err = (denoise(x + s * noise, sigma) - x) ** 2
-  return loss_weight(sigma, sigma_data) * jnp.mean(err.reshape(len(x), -1), axis=-1)
+  return loss_weight(sigma, sigma_data, objective) * jnp.mean(err.reshape(len(x), -1), axis=-1)
 
 
 def karras_sigmas(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0):

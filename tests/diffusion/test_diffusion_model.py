@@ -1,10 +1,13 @@
-"""The U-Net: the shipped config's size, shapes, and the start at D = c_skip * y."""
+"""The U-Net: the shipped config's size, shapes, the start at D = c_skip * y; the `:flow`
+objective wired through the train step and the sampler; a bad objective refused."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from aigc_jax import configlib
+from aigc_jax.errors import UserError
 from aigc_jax.models.diffusion import UNet
 from aigc_jax.train import diffusion, edm
 
@@ -42,3 +45,47 @@ def test_folder_configs_at_32_and_64_pixels():
     assert 5e6 < sum(x.size for x in jax.tree.leaves(shapes.params)) < 2e7
     assert opts.model.num_classes == 0
   assert diffusion.parse(configlib.load_config("diffusion_folder:cond+res32")).model.num_classes > 0
+
+
+def test_flow_train_step_minimises_the_flow_matching_loss():
+  """`diffusion_digits:flow`: the train step's loss is (F(x_t, c_noise) - (n - x))^2 at
+  x_t = (1 - t) x + t n with logit t ~ N(0, 1), computed here from the same keys; and
+  the untrained net (F = 0: x_hat = x_t) samples x_t at sigma_max, n / (1 + 80) times
+  80, not EDM's sd / sqrt(80^2 + sd^2) times 80."""
+  opts = diffusion.parse(configlib.load_config("diffusion_digits:smoke+uncond+flow"))
+  assert opts.edm.objective == "flow" and (opts.edm.p_mean, opts.edm.p_std) == (0.0, 1.0)
+  state0 = jax.jit(diffusion.init_state, static_argnums=0)(opts, jax.random.key(0))
+  model = diffusion.build_model(opts)
+  # A nonzero output conv, so F is not 0.
+  params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.key(1), p.shape), state0.params)
+  r = opts.data.resolution
+  x = jax.random.uniform(jax.random.key(2), (opts.run.batch_size, r, r, 1), minval=-1, maxval=1)
+  key = jax.random.key(3)
+  _, metrics = jax.jit(diffusion.make_train_step(opts))(state0.replace(params=params), {"image": x}, key)
+  k_sigma, k_noise, _, _ = jax.random.split(key, 4)
+  sigma = edm.sample_sigmas(k_sigma, x.shape[0], 0.0, 1.0)
+  n = jax.random.normal(k_noise, x.shape)
+  t = (sigma / (1 + sigma))[:, None, None, None]
+  f = jax.jit(model.apply)({"params": params}, (1 - t) * x + t * n, jnp.log(sigma) / 4)
+  np.testing.assert_allclose(metrics["loss"], jnp.mean((f - (n - x)) ** 2), rtol=1e-4)
+
+  program = diffusion.sampling_program(opts, 18, None, "heun", jax.device_count())
+  keys = jax.random.key_data(jax.random.split(jax.random.key(4), 64))
+  out = np.asarray(program(state0.ema_params, keys, None))
+  np.testing.assert_allclose(out.std(), 80 / 81, rtol=0.05)
+
+
+def test_bad_objective_is_refused_at_load():
+  config = configlib.load_config("diffusion_digits")
+  config.edm.objective = "score"
+  with pytest.raises(UserError, match="edm.objective"):
+    diffusion.parse(config)
+
+
+def test_a_run_trained_before_the_objective_key_loads_as_edm(tmp_path):
+  """A diffusion run's config.json written before `edm.objective` existed still loads (as
+  EDM, what it was trained with)."""
+  config = configlib.load_config("diffusion_digits")
+  del config.edm["objective"]
+  (tmp_path / "config.json").write_text(config.to_json())
+  assert diffusion.parse(configlib.config_from_workdir(str(tmp_path))).edm.objective == "edm"

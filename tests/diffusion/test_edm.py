@@ -1,6 +1,7 @@
 """EDM's formulas and samplers against closed forms: the preconditioning and loss weight,
 the loss at the ideal denoiser of Gaussian data, the sampler driven by that denoiser
-(moments, and the order of convergence of Heun against Euler), and guidance."""
+(moments, and the order of convergence of Heun against Euler), guidance, and rectified
+flow written in EDM's form (its loss, and the ideal velocity through the same sampler)."""
 
 import jax
 import jax.numpy as jnp
@@ -135,3 +136,59 @@ def test_ema_decay_ramps_up_with_a_half_life_of_a_share_of_the_steps():
   np.testing.assert_allclose(decay[1:5] ** (0.05 * uncapped), 0.5, rtol=1e-5)
   assert np.all(np.diff(decay) >= 0) and decay[-1] == np.float32(0.999)  # Capped once 0.05 t > 693.
   np.testing.assert_allclose(edm.ema_decay(jnp.asarray(7), 0.99, 0.0), 0.99, rtol=1e-7)
+
+
+def test_flow_objective_is_rectified_flow_in_edm_form():
+  """With sigma = t / (1 - t), the "flow" preconditioning feeds F the interpolant x_t =
+  (1 - t) x + t n, gives D = x_t - t F, and its weighted loss is the flow-matching loss
+  (F - (n - x))^2, for any F."""
+  rng = np.random.default_rng(5)
+  x, n = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+  t = np.array([0.01, 0.2, 0.5, 0.7, 0.9, 0.99])
+  sigma = t / (1 - t)
+  a = rng.normal(size=(4, 4))
+  net = lambda z, c: jnp.tanh(z @ a + c[:, None])  # An arbitrary F(x_t, c_noise).
+  pc = edm.precondition(jnp.asarray(sigma), objective="flow")
+  np.testing.assert_allclose(pc.c_noise, np.log(t / (1 - t)) / 4, rtol=1e-6)  # logit(t) / 4.
+
+  def denoise(y, s):
+    p = edm.precondition(s, objective="flow")
+    return p.c_skip[:, None] * y + p.c_out[:, None] * net(p.c_in[:, None] * y, p.c_noise)
+  y = x + sigma[:, None] * n
+  x_t = (1 - t[:, None]) * x + t[:, None] * n
+  np.testing.assert_allclose(pc.c_in[:, None] * y, x_t, rtol=1e-6, atol=1e-12)
+  f = np.asarray(net(jnp.asarray(x_t), pc.c_noise))
+  np.testing.assert_allclose(denoise(jnp.asarray(y), jnp.asarray(sigma)), x_t - t[:, None] * f, rtol=1e-5, atol=1e-6)
+  loss = edm.denoising_loss(denoise, jnp.asarray(x), jnp.asarray(sigma), jnp.asarray(n), objective="flow")
+  np.testing.assert_allclose(loss, np.mean((f - (n - x)) ** 2, axis=1), rtol=1e-4)
+  # EDM's objective at the same points is another loss.
+  assert not np.allclose(edm.denoising_loss(denoise, jnp.asarray(x), jnp.asarray(sigma), jnp.asarray(n)), loss)
+
+
+def test_ideal_velocity_samples_the_gaussian_with_the_edm_sampler():
+  """The ideal velocity of Gaussian data, E[n - x | x_t], wrapped by the "flow"
+  preconditioning, is EDM's ideal denoiser, so the same Heun sampler reproduces the data's
+  mean and covariance."""
+  mu, cov, evals, evecs, ideal = _gaussian(3)
+
+  def velocity(x_t, c_noise):
+    """x_t = (1 - t) x + t n is jointly Gaussian with x: in the covariance's eigenbasis,
+    E[x | x_t] = mu + (1 - t) v / ((1 - t)^2 v + t^2) (x_t - (1 - t) mu) per axis."""
+    t = jax.nn.sigmoid(4.0 * c_noise)[:, None]
+    v, q, m = (jnp.asarray(a, x_t.dtype) for a in (evals, evecs, mu))
+    z = (x_t - (1 - t) * m) @ q
+    x_hat = m + (z * ((1 - t) * v / ((1 - t) ** 2 * v + t ** 2))) @ q.T
+    n_hat = (x_t - (1 - t) * x_hat) / t
+    return n_hat - x_hat
+
+  def denoise(y, sigma):
+    p = edm.precondition(sigma, objective="flow")
+    return p.c_skip[:, None] * y + p.c_out[:, None] * velocity(p.c_in[:, None] * y, p.c_noise)
+  y = jnp.asarray(np.random.default_rng(6).normal(size=(5, 3)) * 3.0)
+  for s in (0.05, 1.0, 20.0):
+    np.testing.assert_allclose(denoise(y, jnp.full((5,), s)), ideal(y, jnp.full((5,), s)), rtol=1e-4, atol=1e-4)
+  n = 20_000
+  x = jax.random.normal(jax.random.key(7), (n, 3)) * 80.0
+  out = np.asarray(jax.jit(lambda x: edm.solve(denoise, x, edm.karras_sigmas(100)))(x), np.float64)
+  np.testing.assert_allclose(out.mean(0), mu, atol=0.02)
+  np.testing.assert_allclose(np.cov(out.T), cov, atol=0.025 * np.abs(cov).max())
