@@ -33,6 +33,11 @@ import numpy as np
 OBJECTIVES = ("edm", "flow")
 
 
+def _check_objective(objective: str):
+  if objective not in OBJECTIVES:
+    raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+
+
 class Preconditioning(NamedTuple):
   """EDM's table 1: D(y, sigma) = c_skip y + c_out F(c_in y, c_noise), each float [B]."""
   c_skip: jax.Array
@@ -53,6 +58,7 @@ def precondition(sigma, sigma_data: float = 0.5, objective: str = "edm") -> Prec
   -sigma / (1 + sigma); c_noise = ln(sigma) / 4 = logit(t) / 4 as well, a monotone
   function of t on the scale the noise embedding is made for.
   """
+  _check_objective(objective)
   if objective == "flow":
     c = 1.0 / (1.0 + sigma)
     return Preconditioning(c_skip=c, c_out=-sigma * c, c_in=c, c_noise=jnp.log(sigma) / 4.0)
@@ -69,6 +75,7 @@ def loss_weight(sigma, sigma_data: float = 0.5, objective: str = "edm"):
   "flow": ((1 + sigma) / sigma)^2 = 1 / t^2, the flow-matching loss (F - (n - x))^2,
   since D - x = t (n - x - F).
   """
+  _check_objective(objective)
   if objective == "flow":
     return ((1.0 + sigma) / sigma) ** 2
   return (sigma ** 2 + sigma_data ** 2) / (sigma * sigma_data) ** 2

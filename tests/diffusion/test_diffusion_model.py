@@ -89,3 +89,15 @@ def test_a_run_trained_before_the_objective_key_loads_as_edm(tmp_path):
   del config.edm["objective"]
   (tmp_path / "config.json").write_text(config.to_json())
   assert diffusion.parse(configlib.config_from_workdir(str(tmp_path))).edm.objective == "edm"
+
+
+def test_a_resume_may_not_switch_the_objective(tmp_path):
+  """A flow config on an EDM run's workdir is refused; the shipped config on a run saved
+  before `edm.objective` existed is no change at all."""
+  from aigc_jax.train import workdir
+  old = configlib.load_config("diffusion_digits")
+  del old.edm["objective"]
+  assert workdir.config_differences(old, configlib.load_config("diffusion_digits")) == {}
+  workdir.check_resume(old, configlib.load_config("diffusion_digits"), str(tmp_path))
+  with pytest.raises(UserError, match=r"edm.objective \('edm' -> 'flow'\)"):
+    workdir.check_resume(old, configlib.load_config("diffusion_digits:flow"), str(tmp_path))
