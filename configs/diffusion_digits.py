@@ -11,8 +11,9 @@ preconditioning and noise levels, Adam 2e-3, an EMA with EDM's ramp-up, labels d
   aigc train --config configs/diffusion_digits.py:uncond --workdir runs/diffusion_digits_uncond
 
 Variants ("+" to combine): uncond (unconditional), flow (rectified flow, flow matching,
-instead of EDM's objective: the same network and sampler), smoke (tiny, for tests). docs/diffusion.md gives the
-wall time and the measured digits_is, digits_fid and conditional accuracy.
+instead of EDM's objective: the same network and sampler), smoke (tiny, for tests).
+docs/diffusion.md gives the wall time and the measured digits_is, digits_fid and
+conditional accuracy.
 """
 
 import ml_collections
