@@ -124,14 +124,28 @@ def set_value(config, dotted_key: str, value):
                     f"got {value!r} ({type(value).__name__})") from e
 
 
+# Keys added to a family's config after runs were saved without them, with the value
+# those runs were trained with. `config_from_workdir` fills them in (where the key's
+# section exists), so an old run loads, resumes and compares as what it was.
+ADDED_KEYS = {"edm.objective": "edm"}
+
+
 def config_from_workdir(workdir: str) -> ml_collections.ConfigDict:
-  """The config a run was trained with (its `config.json`)."""
+  """The config a run was trained with (its `config.json`, plus `ADDED_KEYS` it predates)."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise UserError(f"{workdir!r} is not a training workdir (no config.json); train first with "
                     f"`aigc train --workdir {workdir}`")
   with open(path) as f:
-    return _to_config(json.load(f))
+    config = _to_config(json.load(f))
+  for key, value in ADDED_KEYS.items():
+    *parents, leaf = key.split(".")
+    node = config
+    for part in parents:
+      node = node.get(part) if isinstance(node, ml_collections.ConfigDict) else None
+    if isinstance(node, ml_collections.ConfigDict) and leaf not in node:
+      node[leaf] = value
+  return config
 
 
 def _to_config(obj):

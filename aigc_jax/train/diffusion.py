@@ -169,11 +169,6 @@ class DiffusionOptions:
 
 
 def parse(config) -> DiffusionOptions:
-  if "edm" in config and "objective" not in config.edm:
-    # A run trained before the flow objective existed (its config.json has no key): EDM's.
-    config = config.copy_and_resolve_references()
-    with config.unlocked():
-      config.edm.objective = "edm"
   return options_lib.parse(DiffusionOptions, config)
 
 

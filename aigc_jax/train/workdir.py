@@ -22,12 +22,6 @@ from aigc_jax.errors import UserError
 # Config keys (dotted prefixes) that fix what a run is: a resume may not change them.
 STRUCTURAL = ("task", "model", "data", "likelihood", "mode", "pool_size", "ema_decay", "compute_dtype",
               "edm.objective")
-# Keys added after runs were saved without them, with the value those runs had (the
-# families' parse fills them in the same way), so a resume with the shipped config does
-# not see them as changed.
-ADDED_KEYS = {"edm.objective": "edm"}
-
-
 def prepare(workdir: str):
   """Creates `workdir` and checks that it is writable, with a one-line error if not."""
   try:
@@ -93,19 +87,10 @@ def _flatten(tree, prefix=""):
   return out
 
 
-def _with_added_keys(flat: dict) -> dict:
-  for key, value in ADDED_KEYS.items():
-    section = key.rsplit(".", 1)[0] + "."
-    if key not in flat and any(k.startswith(section) for k in flat):
-      flat[key] = value
-  return flat
-
-
 def config_differences(saved, config) -> dict[str, tuple]:
-  """{dotted key: (saved value, new value)} for every key whose value differs (a key of
-  `ADDED_KEYS` that one side lacks counts as its old value)."""
-  a = _with_added_keys(_flatten(json.loads(saved.to_json_best_effort())))
-  b = _with_added_keys(_flatten(json.loads(config.to_json_best_effort())))
+  """{dotted key: (saved value, new value)} for every key whose value differs."""
+  a = _flatten(json.loads(saved.to_json_best_effort()))
+  b = _flatten(json.loads(config.to_json_best_effort()))
   return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
 

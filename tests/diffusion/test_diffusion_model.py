@@ -89,6 +89,8 @@ def test_a_run_trained_before_the_objective_key_loads_as_edm(tmp_path):
   del config.edm["objective"]
   (tmp_path / "config.json").write_text(config.to_json())
   assert diffusion.parse(configlib.config_from_workdir(str(tmp_path))).edm.objective == "edm"
+  (tmp_path / "config.json").write_text(configlib.load_config("dcgan_digits").to_json())
+  assert "edm" not in configlib.config_from_workdir(str(tmp_path))  # Only where the section exists.
 
 
 def test_a_resume_may_not_switch_the_objective(tmp_path):
@@ -97,6 +99,8 @@ def test_a_resume_may_not_switch_the_objective(tmp_path):
   from aigc_jax.train import workdir
   old = configlib.load_config("diffusion_digits")
   del old.edm["objective"]
+  (tmp_path / "config.json").write_text(old.to_json())
+  old = configlib.config_from_workdir(str(tmp_path))  # As a resume reads it.
   assert workdir.config_differences(old, configlib.load_config("diffusion_digits")) == {}
   workdir.check_resume(old, configlib.load_config("diffusion_digits"), str(tmp_path))
   with pytest.raises(UserError, match=r"edm.objective \('edm' -> 'flow'\)"):
