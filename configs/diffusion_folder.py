@@ -43,6 +43,7 @@ def get_config(variant: str = ""):
   config.ema_decay = 0.9995  # The most the EMA's decay reaches.
   config.ema_rampup = 0.05  # EDM's ramp-up: the half-life is 5% of the steps so far (0: constant decay).
   config.sampler.chunk = 256
+  config.sampler.s_churn = 0.0  # The deterministic ODE sampler: digits' churn is not measured here.
   config.eval.num_samples = 5000
   _set_resolution(config, 64)
   return common.apply_variants(config, variant, VARIANTS)

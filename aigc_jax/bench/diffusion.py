@@ -6,7 +6,7 @@ interleaved in one run.
   (class-conditional, label dropout, EDM loss, Adam with warm-up, EMA) on a fixed batch,
   and `torch_unet.make_step`; useful FLOP/s from `flops.unet_step_flops`.
 - "diffusion_sample_<dtype>": the library's jitted sampler (`sampling_program`, Heun on
-  the Karras schedule at the config's guidance) drawing `diffusion_samples` images in
+  the Karras schedule at the config's guidance, without churn) drawing `diffusion_samples` images in
   `diffusion_steps` steps, and `torch_unet.make_sampler` on the same weights (the
   initial weights, every leaf perturbed so that no layer is zero) and the same starting
   noise; images/s, useful FLOP/s (`flops.unet_sampling_flops`) and the largest
@@ -42,6 +42,7 @@ def diffusion_config(opts: Options, dtype: str):
   config.model.channel_mult = channel_mult(opts.diffusion_resolution)
   config.model.attention_resolutions = (8,)
   config.sampler.steps = opts.diffusion_steps
+  config.sampler.s_churn = 0.0  # The deterministic ODE sampler, as the reference: same noise, same samples.
   config.compute_dtype = dtype
   return config
 

@@ -118,6 +118,9 @@ class SamplerOptions:
     require(0 < self.sigma_min < self.sigma_max, "sampler needs 0 < sigma_min < sigma_max")
     require(self.rho > 0, f"sampler.rho must be > 0, got {self.rho}")
     require(self.s_churn >= 0, f"sampler.s_churn must be >= 0, got {self.s_churn}")
+    require(0 <= self.s_tmin <= self.s_tmax,
+            f"sampler needs 0 <= s_tmin <= s_tmax (the churned levels), got {self.s_tmin} and {self.s_tmax}")
+    require(self.s_noise > 0, f"sampler.s_noise must be > 0, got {self.s_noise}")
     require(self.guidance >= 0, f"sampler.guidance must be >= 0, got {self.guidance}")
     require(self.chunk >= 1, f"sampler.chunk must be at least 1, got {self.chunk}")
 

@@ -1,5 +1,5 @@
 """The U-Net: the shipped config's size, shapes, the start at D = c_skip * y; the `:flow`
-objective wired through the train step and the sampler; a bad objective refused."""
+objective wired through the train step and the sampler; bad settings refused at load."""
 
 import jax
 import jax.numpy as jnp
@@ -51,8 +51,10 @@ def test_flow_train_step_minimises_the_flow_matching_loss():
   """`diffusion_digits:flow`: the train step's loss is (F(x_t, c_noise) - (n - x))^2 at
   x_t = (1 - t) x + t n with logit t ~ N(0, 1), computed here from the same keys; and
   the untrained net (F = 0: x_hat = x_t) samples x_t at sigma_max, n / (1 + 80) times
-  80, not EDM's sd / sqrt(80^2 + sd^2) times 80."""
-  opts = diffusion.parse(configlib.load_config("diffusion_digits:smoke+uncond+flow"))
+  80, not EDM's sd / sqrt(80^2 + sd^2) times 80, by the deterministic (unchurned) ODE."""
+  config = configlib.load_config("diffusion_digits:smoke+uncond+flow")
+  config.sampler.s_churn = 0.0
+  opts = diffusion.parse(config)
   assert opts.edm.objective == "flow" and (opts.edm.p_mean, opts.edm.p_std) == (0.0, 1.0)
   state0 = jax.jit(diffusion.init_state, static_argnums=0)(opts, jax.random.key(0))
   model = diffusion.build_model(opts)
@@ -75,10 +77,17 @@ def test_flow_train_step_minimises_the_flow_matching_loss():
   np.testing.assert_allclose(out.std(), 80 / 81, rtol=0.05)
 
 
-def test_bad_objective_is_refused_at_load():
+@pytest.mark.parametrize("key,value,message", [
+    ("edm.objective", "score", "edm.objective"),
+    ("sampler.s_churn", -1.0, "s_churn must be >= 0"),
+    ("sampler.s_tmin", 60.0, r"0 <= s_tmin <= s_tmax .* got 60.0 and 50.0"),
+    ("sampler.s_noise", 0.0, "s_noise must be > 0"),
+])
+def test_bad_settings_are_refused_at_load(key, value, message):
   config = configlib.load_config("diffusion_digits")
-  config.edm.objective = "score"
-  with pytest.raises(UserError, match="edm.objective"):
+  section, leaf = key.split(".")
+  config[section][leaf] = value
+  with pytest.raises(UserError, match=message):
     diffusion.parse(config)
 
 
