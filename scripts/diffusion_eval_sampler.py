@@ -1,0 +1,52 @@
+"""`aigc eval` of a diffusion run's latest checkpoint with other sampler settings than the
+run's config.json holds: churn (EDM's stochastic sampler) on or off, its range and noise
+scale. Prints one JSON object: the metrics of `aigc eval`, the settings and the seconds.
+
+  python scripts/diffusion_eval_sampler.py WORKDIR --s-churn 0                 # the ODE sampler
+  python scripts/diffusion_eval_sampler.py WORKDIR --s-churn 40 --s-tmin 0.05 --s-tmax 50 \\
+      --s-noise 1.003 --steps 18 --guidance 2
+
+docs/diffusion.md compares the two samplers on the same checkpoints with it (runs trained
+before the churned sampler became diffusion_digits' default hold s_churn 0).
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+
+from aigc_jax.errors import UserError
+from aigc_jax.evaluation import diffusion as diffusion_eval
+from aigc_jax.inference import run as run_lib
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("workdir")
+  parser.add_argument("--steps", type=int, default=None, help="sampler steps (default the config's)")
+  parser.add_argument("--guidance", type=float, default=None, help="class runs: guidance g (default the config's)")
+  parser.add_argument("--num-samples", type=int, default=None)
+  parser.add_argument("--seed", type=int, default=0)
+  for name in ("s_churn", "s_tmin", "s_tmax", "s_noise"):
+    parser.add_argument("--" + name.replace("_", "-"), type=float, default=None, help="default the config's")
+  args = parser.parse_args()
+
+  run = run_lib.load(args.workdir, task="diffusion", needs="this script evaluates diffusion runs")
+  changes = {k: getattr(args, k) for k in ("s_churn", "s_tmin", "s_tmax", "s_noise") if getattr(args, k) is not None}
+  sampler = dataclasses.replace(run.opts.sampler, **changes)
+  sampler.check()
+  run = run._replace(opts=dataclasses.replace(run.opts, sampler=sampler))
+  start = time.perf_counter()
+  result = diffusion_eval.evaluate(run, num_samples=args.num_samples, seed=args.seed, steps=args.steps,
+                                   guidance=args.guidance)
+  result.update(s_churn=sampler.s_churn, s_tmin=sampler.s_tmin, s_tmax=sampler.s_tmax, s_noise=sampler.s_noise,
+                seconds=round(time.perf_counter() - start))
+  print(json.dumps(result))
+
+
+if __name__ == "__main__":
+  try:
+    main()
+  except UserError as e:
+    sys.exit(f"error: {e}")
