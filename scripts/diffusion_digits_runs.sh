@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The measurements of docs/diffusion.md, one run after another: configs/diffusion_digits.py
 # class-conditional and :uncond, seeds 0, 1, 2, each scored by `aigc eval --steps 18`
-# (35 network evaluations, 2,000 samples; conditional runs at guidance 1 and 2); on seed
+# (35 network evaluations, 2,000 samples, the sampler of the run's config.json: churned
+# for runs trained since that became the default; conditional runs at guidance 1 and 2;
+# scripts/diffusion_eval_sampler.py scores a run with other churn settings); on seed
 # 0, quality against NFE (steps 3, 5, 9: 5, 9, 17 NFE) and against the guidance scale;
 # the sample grid of docs/images/diffusion_digits.png; then a summary (mean, standard
 # deviation and the values of the three seeds). Wall and CPU times of each training run
