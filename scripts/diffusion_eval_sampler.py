@@ -31,6 +31,8 @@ def main():
   for name in ("s_churn", "s_tmin", "s_tmax", "s_noise"):
     parser.add_argument("--" + name.replace("_", "-"), type=float, default=None, help="default the config's")
   args = parser.parse_args()
+  if args.num_samples is not None and args.num_samples < 1:
+    raise UserError(f"--num-samples must be at least 1, got {args.num_samples}")
 
   run = run_lib.load(args.workdir, task="diffusion", needs="this script evaluates diffusion runs")
   changes = {k: getattr(args, k) for k in ("s_churn", "s_tmin", "s_tmax", "s_noise") if getattr(args, k) is not None}
@@ -40,13 +42,15 @@ def main():
   start = time.perf_counter()
   result = diffusion_eval.evaluate(run, num_samples=args.num_samples, seed=args.seed, steps=args.steps,
                                    guidance=args.guidance)
-  result.update(s_churn=sampler.s_churn, s_tmin=sampler.s_tmin, s_tmax=sampler.s_tmax, s_noise=sampler.s_noise,
-                seconds=round(time.perf_counter() - start))
-  print(json.dumps(result))
+  # s_tmax may be inf (churn everywhere), which strict JSON cannot hold: written as "inf".
+  result.update({k: v if v != float("inf") else "inf" for k, v in dataclasses.asdict(sampler).items()
+                 if k.startswith("s_")}, seconds=round(time.perf_counter() - start))
+  print(json.dumps(result, allow_nan=False))
 
 
 if __name__ == "__main__":
   try:
     main()
-  except UserError as e:
-    sys.exit(f"error: {e}")
+  except (UserError, OSError) as e:
+    print(f"diffusion_eval_sampler: error: {e}", file=sys.stderr)
+    sys.exit(2)

@@ -22,6 +22,8 @@ from aigc_jax.errors import UserError
 # Config keys (dotted prefixes) that fix what a run is: a resume may not change them.
 STRUCTURAL = ("task", "model", "data", "likelihood", "mode", "pool_size", "ema_decay", "compute_dtype",
               "edm.objective")
+
+
 def prepare(workdir: str):
   """Creates `workdir` and checks that it is writable, with a one-line error if not."""
   try:
