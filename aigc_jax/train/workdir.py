@@ -1,15 +1,15 @@
 """A training workdir: checked before anything is written, locked while a trainer runs.
 
 - `prepare(workdir)`: creates it and proves it writable; `checkpoints` must be a folder.
-- `lock(workdir)`: an exclusive `flock` on `workdir/.lock` holding the trainer's PID, so
+- `Lock(workdir)`: an exclusive `flock` on `workdir/.lock` holding the trainer's PID, so
   a second trainer on the same workdir is refused at once, naming the holder. The
   kernel drops the lock when its process dies (even by kill -9), so a lock left by a
   dead process is simply taken over.
-- `resume_config(workdir, config, given)`: which config a resumed run trains with. A
-  resume without `--config` trains with the run's own `config.json` (plus overrides);
-  a given config whose model or data settings differ from the run's is a one-line error
-  naming the keys; other differences (run length, learning rates, logging) are applied
-  with a warning naming them.
+- `check_resume(saved, config, workdir)`: whether a resumed run may train with `config`.
+  A resume without `--config` trains with the run's own `config.json` (plus overrides);
+  a given config whose `STRUCTURAL` settings (model, data, ...) differ from the run's is
+  a one-line error naming the keys; other differences (run length, learning rates,
+  logging, the sampler) are applied with a warning naming them.
 """
 
 import fcntl
