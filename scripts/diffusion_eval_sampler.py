@@ -20,6 +20,8 @@ from aigc_jax.errors import UserError
 from aigc_jax.evaluation import diffusion as diffusion_eval
 from aigc_jax.inference import run as run_lib
 
+CHURN_KEYS = ("s_churn", "s_tmin", "s_tmax", "s_noise")  # Fields of `config.sampler` this script overrides.
+
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -28,14 +30,14 @@ def main():
   parser.add_argument("--guidance", type=float, default=None, help="class runs: guidance g (default the config's)")
   parser.add_argument("--num-samples", type=int, default=None)
   parser.add_argument("--seed", type=int, default=0)
-  for name in ("s_churn", "s_tmin", "s_tmax", "s_noise"):
+  for name in CHURN_KEYS:
     parser.add_argument("--" + name.replace("_", "-"), type=float, default=None, help="default the config's")
   args = parser.parse_args()
   if args.num_samples is not None and args.num_samples < 1:
     raise UserError(f"--num-samples must be at least 1, got {args.num_samples}")
 
   run = run_lib.load(args.workdir, task="diffusion", needs="this script evaluates diffusion runs")
-  changes = {k: getattr(args, k) for k in ("s_churn", "s_tmin", "s_tmax", "s_noise") if getattr(args, k) is not None}
+  changes = {k: getattr(args, k) for k in CHURN_KEYS if getattr(args, k) is not None}
   sampler = dataclasses.replace(run.opts.sampler, **changes)
   sampler.check()
   run = run._replace(opts=dataclasses.replace(run.opts, sampler=sampler))
@@ -43,8 +45,8 @@ def main():
   result = diffusion_eval.evaluate(run, num_samples=args.num_samples, seed=args.seed, steps=args.steps,
                                    guidance=args.guidance)
   # s_tmax may be inf (churn everywhere), which strict JSON cannot hold: written as "inf".
-  result.update({k: v if v != float("inf") else "inf" for k, v in dataclasses.asdict(sampler).items()
-                 if k.startswith("s_")}, seconds=round(time.perf_counter() - start))
+  result.update({k: "inf" if getattr(sampler, k) == float("inf") else getattr(sampler, k) for k in CHURN_KEYS},
+                seconds=round(time.perf_counter() - start))
   print(json.dumps(result, allow_nan=False))
 
 
