@@ -67,13 +67,15 @@ def get_builder(name: str, data_dir: str | None = None, download: bool = False):
   """Returns a prepared tfds builder for `name` (embedded or catalog)."""
   import tensorflow_datasets as tfds
   if name in EMBEDDED:
-    builder = EMBEDDED[name](data_dir=data_dir, file_format="array_record")
+    make = lambda: EMBEDDED[name](data_dir=data_dir, file_format="array_record")
+    builder = make()
     if not _is_prepared(builder):
       tfds.disable_progress_bar()  # Preparing takes seconds; its bars would only clutter.
-      builder.download_and_prepare()
+      builder = _prepare(builder, make)
     return builder
+  make = lambda: tfds.builder(name, data_dir=data_dir, file_format="array_record")
   try:
-    builder = tfds.builder(name, data_dir=data_dir, file_format="array_record")
+    builder = make()
   except Exception as e:  # tfds raises several types for unknown names.
     builder = _prepared_from_files(name, data_dir)
     missing = _import_error(e) if builder is None else None
@@ -91,7 +93,22 @@ def get_builder(name: str, data_dir: str | None = None, download: bool = False):
       raise UserError(
           f"dataset {name!r} is not prepared in {builder.data_dir}; prepare it once with "
           f"--config.data.download=True (needs network) or point --config.data.data_dir at it")
+    builder = _prepare(builder, make)
+  return builder
+
+
+def _prepare(builder, make):
+  """`builder.download_and_prepare()`, tolerating a process that prepares the same dataset
+  at the same time (two trainers starting on a fresh machine, the processes of one
+  multi-host run on a shared disk): tfds writes into a folder of its own and renames it,
+  and the slower rename fails because the dataset is there; then theirs is read, through
+  a new builder (`make()`) that loads its metadata from disk."""
+  try:
     builder.download_and_prepare()
+  except OSError:  # FileExistsError, or ENOTEMPTY when the other rename lands between check and rename.
+    builder = make()
+    if not _is_prepared(builder):
+      raise
   return builder
 
 

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import ml_collections
 import pytest
@@ -74,6 +76,26 @@ def test_unknown_split_and_unprepared_catalog_dataset_are_user_errors(tmp_path):
     pipeline.make_dataset(_cfg(), "validation", batch_size=4, train=False)
   with pytest.raises(UserError, match="not prepared"):
     pipeline.get_builder("mnist", data_dir=str(tmp_path))
+
+
+def test_a_dataset_another_process_prepares_meanwhile_is_read(tmp_path, monkeypatch):
+  """Trainers starting together on a fresh machine all prepare digits; tfds' rename of the
+  slower one's finished copy finds the dataset there and raises. That process must read
+  the other's copy (on a GPU machine, 5 of 6 trainers started at once failed so)."""
+  calls = []
+  original = digits.Digits._split_generators
+
+  def split_generators(self, dl_manager):
+    if not calls:  # The other process: prepares the same dataset while this one is at it.
+      calls.append(1)
+      digits.Digits(data_dir=str(tmp_path), file_format="array_record").download_and_prepare()
+    return original(self, dl_manager)
+
+  monkeypatch.setattr(digits.Digits, "_split_generators", split_generators)
+  builder = pipeline.get_builder("digits", data_dir=str(tmp_path))
+  assert calls == [1]
+  assert builder.info.splits["train"].num_examples == 1437
+  assert os.listdir(tmp_path / "digits") == ["1.0.0"]  # No half-written copy left behind.
 
 
 def test_uint8_round_trip():
