@@ -3,17 +3,25 @@
 # machine and its image lacks (Python 3.12, manylinux x86-64; it has jax, flax, optax,
 # orbax, torch, torchvision, numpy, scipy, protobuf, ... but reaches no network).
 #
-#   scripts/device_wheels.sh [OUT_DIR]      # default: .whl in the repository root
+#   scripts/device_wheels.sh [--train] [OUT_DIR]      # default: .whl in the repository root
 #
 # The list is what `aigc bench` imports (the train tasks import the data layer, hence
 # tfds and grain) less what the device image holds (docs/benchmarks.md), each at the
 # version installed here when there is one. --no-deps: every needed package is named.
+# --train adds what `aigc train` and `aigc eval` import beyond the bench (the TensorBoard
+# writer; tfds' preparation of a dataset), as found missing on the device on 2026-11-30.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+train=0
+if [[ ${1:-} == --train ]]; then train=1; shift; fi
 out=${1:-$root/.whl}
 py=${PYTHON:-python3}
 packages=(ml-collections pytorch-fid tensorflow-datasets tensorflow-metadata grain array-record dm-pix
           immutabledict portpicker promise toml)
+if ((train)); then
+  packages+=(tensorboardX termcolor importlib_resources simple_parsing docstring-parser dm-tree
+             googleapis-common-protos)
+fi
 pins=()
 for p in "${packages[@]}"; do
   v=$("$py" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$p" 2>/dev/null || true)
