@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The measurements of docs/diffusion.md, one run after another: configs/diffusion_digits.py
-# class-conditional and :uncond, seeds 0, 1, 2, each scored by `aigc eval --steps 18`
+# class-conditional and :uncond (the shipped recipe: rectified flow, 800 steps; VARIANT=edm
+# adds a variant to both, e.g. EDM's objective at 1,650 steps), seeds 0, 1, 2, each scored by `aigc eval --steps 18`
 # (35 network evaluations, 2,000 samples, the sampler of the run's config.json: churned
 # for runs trained since that became the default; conditional runs at guidance 1 and 2;
 # scripts/diffusion_eval_sampler.py scores a run with other churn settings); on seed
@@ -14,7 +15,8 @@
 # table, then whole seeds at guidance 1), the costly guided evaluations (about twice a
 # plain one) last.
 #
-#   scripts/diffusion_digits_runs.sh [OUT]        # default runs/diffusion_measure
+#   scripts/diffusion_digits_runs.sh [OUT]              # default runs/diffusion_measure
+#   VARIANT=edm scripts/diffusion_digits_runs.sh runs/edm_measure
 set -euo pipefail
 OUT=${1:-runs/diffusion_measure}
 AIGC=${AIGC:-.venv/bin/aigc}
@@ -27,8 +29,9 @@ evaluate() {  # WORKDIR FILE ARGS...: `aigc eval ARGS` into WORKDIR/FILE unless 
 }
 
 train() {  # VARIANT SEED: train (or resume) one run and score it at 18 steps, guidance 1.
-  local variant=$1 seed=$2 w="$OUT/${1}_s$2" config=diffusion_digits
-  [ "$variant" = uncond ] && config=diffusion_digits:uncond
+  local variant=$1 seed=$2 w="$OUT/${1}_s$2" extra=${VARIANT:-}
+  local config=diffusion_digits${extra:+:$extra}
+  [ "$variant" = uncond ] && config=diffusion_digits:uncond${extra:++$extra}
   if [ ! -f "$w/eval_s18.json" ]; then
     uptime >> "$w.time"
     nice -n 5 /usr/bin/time -a -o "$w.time" -f "wall %e s, user %U s, sys %S s" \

@@ -2,7 +2,7 @@
 each against the PyTorch reference of the same network and algorithm (`torch_unet`),
 interleaved in one run.
 
-- "diffusion_<dtype>": the library's real jitted train step of `diffusion_digits`
+- "diffusion_<dtype>": the library's real jitted train step of `diffusion_digits:edm`
   (class-conditional, label dropout, EDM loss, Adam with warm-up, EMA) on a fixed batch,
   and `torch_unet.make_step`; useful FLOP/s from `flops.unet_step_flops`.
 - "diffusion_sample_<dtype>": the library's jitted sampler (`sampling_program`, Heun on
@@ -33,9 +33,10 @@ def channel_mult(resolution: int) -> tuple:
 
 
 def diffusion_config(opts: Options, dtype: str):
-  """`diffusion_digits` (class-conditional) at the benchmark's sizes."""
+  """`diffusion_digits:edm` (class-conditional, EDM's objective, as the PyTorch reference)
+  at the benchmark's sizes; the shipped flow objective costs the same network calls."""
   from aigc_jax import configlib
-  config = configlib.load_config("diffusion_digits")
+  config = configlib.load_config("diffusion_digits:edm")
   config.batch_size = opts.diffusion_batch
   config.data.resolution, config.data.channels = opts.diffusion_resolution, opts.diffusion_channels
   config.model.base_channels = opts.diffusion_base_channels

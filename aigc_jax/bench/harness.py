@@ -17,7 +17,7 @@ then row by row (`ROWS`, `--only`), each training-step row once per dtype of `dt
   blocks). No PyTorch reference (not cheap to keep equal).
 - "vae": the convolutional VAE step of `vae_cifar10` (32x32 RGB, discretized logistic)
   and its PyTorch reference (`torch_vae`), eager and compiled.
-- "diffusion": the U-Net's EDM train step of `diffusion_digits` and its Heun sampler,
+- "diffusion": the U-Net's EDM train step of `diffusion_digits:edm` and its Heun sampler,
   each against the PyTorch reference of the same network and algorithm (`torch_unet`),
   eager and compiled (`aigc_jax.bench.diffusion`).
 

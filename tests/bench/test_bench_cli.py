@@ -86,6 +86,7 @@ def test_diffusion_bench_config_is_diffusion_digits_at_the_cpu_sizes():
   assert [diffusion.channel_mult(r) for r in (8, 16, 32, 64)] == [(1,), (1, 2), (1, 2, 2), (1, 2, 2, 2)]
   got, want = diffusion.diffusion_config(preset("cpu"), "float32"), configlib.load_config("diffusion_digits")
   assert diffusion.architecture(got) == diffusion.architecture(want) and got.batch_size == want.batch_size
+  assert got.edm.objective == "edm" and got.edm.p_mean == -1.2  # What the PyTorch reference implements.
 
 
 def test_a_failing_torch_compile_is_recorded_not_raised():

@@ -94,7 +94,7 @@ def test_bad_settings_are_refused_at_load(key, value, message):
 def test_a_run_trained_before_the_objective_key_loads_as_edm(tmp_path):
   """A diffusion run's config.json written before `edm.objective` existed still loads (as
   EDM, what it was trained with)."""
-  config = configlib.load_config("diffusion_digits")
+  config = configlib.load_config("diffusion_digits:edm")
   del config.edm["objective"]
   (tmp_path / "config.json").write_text(config.to_json())
   assert diffusion.parse(configlib.config_from_workdir(str(tmp_path))).edm.objective == "edm"
@@ -103,14 +103,14 @@ def test_a_run_trained_before_the_objective_key_loads_as_edm(tmp_path):
 
 
 def test_a_resume_may_not_switch_the_objective(tmp_path):
-  """A flow config on an EDM run's workdir is refused; the shipped config on a run saved
-  before `edm.objective` existed is no change at all."""
+  """A flow config (the shipped one) on an EDM run's workdir is refused; `:edm` on a run
+  saved before `edm.objective` existed is no change at all."""
   from aigc_jax.train import workdir
-  old = configlib.load_config("diffusion_digits")
+  old = configlib.load_config("diffusion_digits:edm")
   del old.edm["objective"]
   (tmp_path / "config.json").write_text(old.to_json())
   old = configlib.config_from_workdir(str(tmp_path))  # As a resume reads it.
-  assert workdir.config_differences(old, configlib.load_config("diffusion_digits")) == {}
-  workdir.check_resume(old, configlib.load_config("diffusion_digits"), str(tmp_path))
+  assert workdir.config_differences(old, configlib.load_config("diffusion_digits:edm")) == {}
+  workdir.check_resume(old, configlib.load_config("diffusion_digits:edm"), str(tmp_path))
   with pytest.raises(UserError, match=r"edm.objective \('edm' -> 'flow'\)"):
-    workdir.check_resume(old, configlib.load_config("diffusion_digits:flow"), str(tmp_path))
+    workdir.check_resume(old, configlib.load_config("diffusion_digits"), str(tmp_path))
