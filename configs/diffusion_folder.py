@@ -18,7 +18,7 @@ deterministic ODE sampler (digits' churn is not measured at these sizes).
 
 Variants ("+" to combine): res32, res64 (the default); cond (class-conditional: the
 number of classes and their names come from the class folders); flow (rectified flow
-instead of EDM's objective, as diffusion_digits:flow); grey; center_crop / random_crop;
+instead of EDM's objective, as diffusion_digits trains); grey; center_crop / random_crop;
 smoke (tiny, for tests). These sizes are meant for a GPU; on a CPU, start
 from res32 with --config.model.base_channels=32.
 """
