@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The measurements of docs/diffusion.md, one run after another: configs/diffusion_digits.py
-# class-conditional and :uncond (the shipped recipe: rectified flow, 800 steps; VARIANT=edm
-# adds a variant to both, e.g. EDM's objective at 1,650 steps), seeds 0, 1, 2, each scored by `aigc eval --steps 18`
+# class-conditional and :uncond (the shipped recipe: rectified flow, 1,650 steps;
+# VARIANT=edm adds a variant to both: EDM's objective), seeds 0, 1, 2, each scored by
+# `aigc eval --steps 18`
 # (35 network evaluations, 2,000 samples, the sampler of the run's config.json: churned
 # for runs trained since that became the default; conditional runs at guidance 1 and 2;
 # scripts/diffusion_eval_sampler.py scores a run with other churn settings); on seed
