@@ -30,6 +30,7 @@ from aigc_jax.configs.dcgan_folder import folder_data
 def get_config(variant: str = ""):
   """`variant`: "+"-separated names of `VARIANTS`."""
   config = diffusion_digits.get_config()
+  diffusion_digits.edm(config)  # EDM's objective: the flow (`:flow`) was measured on digits only.
   config.num_steps = 50000
   config.sample_every = 5000
   config.checkpoint_every = 5000

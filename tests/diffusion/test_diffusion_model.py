@@ -45,6 +45,9 @@ def test_folder_configs_at_32_and_64_pixels():
     assert 5e6 < sum(x.size for x in jax.tree.leaves(shapes.params)) < 2e7
     assert opts.model.num_classes == 0
   assert diffusion.parse(configlib.load_config("diffusion_folder:cond+res32")).model.num_classes > 0
+  # EDM's objective, as its docstring says, though digits trains the flow; `:flow` is the flow.
+  assert configlib.load_config("diffusion_folder").edm.objective == "edm"
+  assert configlib.load_config("diffusion_folder:flow").edm.objective == "flow"
 
 
 def test_flow_train_step_minimises_the_flow_matching_loss():
