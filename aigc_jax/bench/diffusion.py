@@ -13,8 +13,9 @@ interleaved in one run.
   difference between the two sets of samples.
 
 Sizes: `diffusion_batch`, `diffusion_resolution`, `diffusion_channels` and
-`diffusion_base_channels` of `Options`; the U-Net has one level per halving down to 8x8
-(`channel_mult` 1, 2, 2, ...) with attention at 8x8, as `diffusion_digits` at 16x16.
+`diffusion_base_channels` of `Options`; the U-Net has one level per halving down to 8x8,
+and at least two (`channel_mult` 1, 2, 2, ...), with attention at its lowest resolution:
+at 8x8 (the cpu preset) it is `diffusion_digits`' network, at 16x16 its `:res16`.
 """
 
 import time
@@ -27,8 +28,8 @@ from aigc_jax.bench.options import Options
 
 
 def channel_mult(resolution: int) -> tuple:
-  """One level per size from `resolution` down to 8 (1 at full size, then 2s)."""
-  levels = max(1, int(np.log2(resolution // 8)) + 1) if resolution >= 8 else 1
+  """One level per size from `resolution` down to 8, at least two (1 at full size, then 2s)."""
+  levels = max(2, int(np.log2(resolution // 8)) + 1) if resolution >= 8 else 2
   return (1,) + (2,) * (levels - 1)
 
 
@@ -41,7 +42,7 @@ def diffusion_config(opts: Options, dtype: str):
   config.data.resolution, config.data.channels = opts.diffusion_resolution, opts.diffusion_channels
   config.model.base_channels = opts.diffusion_base_channels
   config.model.channel_mult = channel_mult(opts.diffusion_resolution)
-  config.model.attention_resolutions = (8,)
+  config.model.attention_resolutions = (opts.diffusion_resolution // 2 ** (len(config.model.channel_mult) - 1),)
   config.sampler.steps = opts.diffusion_steps
   config.sampler.s_churn = 0.0  # The deterministic ODE sampler, as the reference: same noise, same samples.
   config.compute_dtype = dtype

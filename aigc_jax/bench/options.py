@@ -42,9 +42,9 @@ class Options(NamedTuple):
   cyclegan_blocks: int = 6
   cyclegan_features: int = 64  # ngf = ndf.
   vae_batch: int = 128
-  # The diffusion U-Net (diffusion_digits' at 16x16 x 1; one level per halving to 8x8).
+  # The diffusion U-Net (diffusion_digits' at 8x8 x 1; one level per halving to 8x8, at least two).
   diffusion_batch: int = 64
-  diffusion_resolution: int = 16
+  diffusion_resolution: int = 8
   diffusion_channels: int = 1
   diffusion_base_channels: int = 32
   diffusion_samples: int = 64  # Drawn per sampling call.

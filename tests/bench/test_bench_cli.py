@@ -83,9 +83,11 @@ def test_presets_and_overrides():
 def test_diffusion_bench_config_is_diffusion_digits_at_the_cpu_sizes():
   from aigc_jax import configlib
   from aigc_jax.bench import diffusion
-  assert [diffusion.channel_mult(r) for r in (8, 16, 32, 64)] == [(1,), (1, 2), (1, 2, 2), (1, 2, 2, 2)]
+  assert [diffusion.channel_mult(r) for r in (8, 16, 32, 64)] == [(1, 2), (1, 2), (1, 2, 2), (1, 2, 2, 2)]
   got, want = diffusion.diffusion_config(preset("cpu"), "float32"), configlib.load_config("diffusion_digits")
   assert diffusion.architecture(got) == diffusion.architecture(want) and got.batch_size == want.batch_size
+  at16 = diffusion.diffusion_config(preset("cpu")._replace(diffusion_resolution=16), "float32")
+  assert diffusion.architecture(at16) == diffusion.architecture(configlib.load_config("diffusion_digits:res16"))
   assert got.edm.objective == "edm" and got.edm.p_mean == -1.2  # What the PyTorch reference implements.
 
 

@@ -132,7 +132,7 @@ def test_train_help_lists_the_shipped_configs_and_their_variants(capsys):
   assert exit_.value.code == 0
   out = capsys.readouterr().out
   assert "shipped configs" in out and "<the shipped configs>" not in out
-  assert "dcgan_digits  [" in out and "smoke" in out and "diffusion_digits  [uncond, edm, flow, smoke]" in out
+  assert "dcgan_digits  [" in out and "smoke" in out and "diffusion_digits  [uncond, edm, flow, res16, smoke]" in out
 
 
 def test_starting_a_run_imports_no_config_module_and_not_torch(tmp_path):
