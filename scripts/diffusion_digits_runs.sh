@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The measurements of docs/diffusion.md, one run after another: configs/diffusion_digits.py
-# class-conditional and :uncond (the shipped recipe: rectified flow, 1,650 steps;
-# VARIANT=edm adds a variant to both: EDM's objective), seeds 0, 1, 2, each scored by
+# class-conditional and :uncond (the shipped recipe: rectified flow at 8x8, 1,650 steps;
+# VARIANT adds variants to both: res16 the 16x16 network, edm+res16 EDM's objective at
+# 16x16, the older tables of docs/diffusion.md), seeds 0, 1, 2, each scored by
 # `aigc eval --steps 18`
 # (35 network evaluations, 2,000 samples, the sampler of the run's config.json: churned
 # for runs trained since that became the default; conditional runs at guidance 1 and 2;
@@ -17,7 +18,7 @@
 # plain one) last.
 #
 #   scripts/diffusion_digits_runs.sh [OUT]              # default runs/diffusion_measure
-#   VARIANT=edm scripts/diffusion_digits_runs.sh runs/edm_measure
+#   VARIANT=edm+res16 scripts/diffusion_digits_runs.sh runs/edm_measure
 set -euo pipefail
 OUT=${1:-runs/diffusion_measure}
 AIGC=${AIGC:-.venv/bin/aigc}
