@@ -28,3 +28,17 @@ def test_inputs_of_other_sizes_and_rgb_are_accepted():
   a, _ = digits_classifier.classify(digits_classifier.load_params(), images[:50])
   b, _ = digits_classifier.classify(digits_classifier.load_params(), rgb)
   assert np.mean(a.argmax(-1) == b.argmax(-1)) >= 0.9
+
+
+def test_an_8x8_digit_is_scored_as_the_16x16_pipeline_digit():
+  """diffusion_digits samples at the digits' own 8x8: the evaluator's input from an 8x8
+  image is the pipeline's 16x16 image of the same digit, bit for bit."""
+  from ml_collections import ConfigDict
+  from aigc_jax.data import pipeline
+  cfg = ConfigDict({"name": "digits", "data_dir": None, "resolution": 8, "channels": 1})
+  batch = pipeline.make_dataset(cfg, "test", batch_size=10_000, train=False, process_index=0, process_count=1)[0]
+  small = pipeline.to_uint8(batch["image"])
+  images, labels = digits_classifier.real_digits("test")
+  assert small.shape == (len(images), 8, 8, 1)
+  np.testing.assert_array_equal(np.asarray(batch["label"]), labels)
+  np.testing.assert_array_equal(digits_classifier.prepare(small), digits_classifier.prepare(images))
